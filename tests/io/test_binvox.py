@@ -42,7 +42,7 @@ def test_write_read_random_grid_with_long_runs(tmp_path):
     rng = np.random.default_rng(0)
     data = np.zeros((32, 32, 32), dtype=bool)
     data |= rng.random(data.shape) < 0.05
-    data[4:30, 2:20, 1:31] = True  # long runs, split at 255
+    data[4:30] = True  # a run of 26 * 32 * 32 voxels, split at 255
     vox = Binvox(data, translate=(-0.5, -0.25, 0.125), scale=0.75)
     write_binvox(tmp_path / "a.binvox", vox)
     back = read_binvox(tmp_path / "a.binvox")
