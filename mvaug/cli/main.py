@@ -34,9 +34,26 @@ def cli() -> None:
     """mvaug: synthesise missing views with content/style disentanglement for 3D reconstruction."""
 
 
+@cli.command()
+@click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--models", default=24, show_default=True, help="Number of synthetic chairs.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--seed", default=0, show_default=True)
+def demo(out, models, workers, seed) -> None:
+    """Run the main job on the built-in data: synthesise chairs, voxelise, draw a preview sheet."""
+    from mvaug.demo import run_demo
+
+    result = run_demo(out, models=models, workers=workers, seed=seed)
+    click.echo(f"data set ({result.models} chairs, ShapeNet layout): {result.data_root}")
+    click.echo(f"preview sheet: {result.sheet}")
+
+
 def _register() -> None:
     from mvaug.cli.data import data
+    from mvaug.cli.synth import synth_chairs
     from mvaug.cli.voxels import voxels
+
+    data.add_command(synth_chairs)
 
     cli.add_command(data)
     cli.add_command(voxels)

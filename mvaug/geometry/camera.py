@@ -5,7 +5,7 @@ ShapeNetRendering (3D-R2N2) was rendered in Blender with its default camera; eac
 Conventions, checked against the real renders and voxels in ``tests/geometry/test_camera.py``:
 
 * models are Y-up, centred on their bounding box, bounding-box diagonal 1, front facing +X;
-* the camera sits at ``1.75 * distance_ratio * (cos(el) cos(az), sin(el), -cos(el) sin(az))``
+* the camera sits at ``1.75 * distance_ratio * (cos(el) cos(az), sin(el), cos(el) sin(az))``
   and looks at the origin with +Y up, then rolls by ``in_plane`` about its viewing axis;
 * the lens is Blender's default, 35 mm on a 32 mm sensor: a horizontal field of view of
   2 atan(16 / 35) = 49.13 degrees. The metadata's ``fov`` column (25) is not what was used.
@@ -43,7 +43,7 @@ class ShapeNetCamera:
         """Camera centre in world coordinates, shape (3,)."""
         az, el = math.radians(self.azimuth), math.radians(self.elevation)
         d = DISTANCE_SCALE * self.distance_ratio
-        return np.array([d * math.cos(el) * math.cos(az), d * math.sin(el), -d * math.cos(el) * math.sin(az)])
+        return np.array([d * math.cos(el) * math.cos(az), d * math.sin(el), d * math.cos(el) * math.sin(az)])
 
     @property
     def rotation(self) -> np.ndarray:
@@ -79,17 +79,20 @@ class ShapeNetCamera:
             v = size / 2 - f * cam[:, 1] / depth
         return np.stack([u, v], axis=1), depth
 
-    def rays(self, size: int, supersample: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Ray origins and unit directions for every (sub)pixel, each (size*ss, size*ss, 3), row-major."""
+    def rays(
+        self, size: int, supersample: int = 1, window: tuple[int, int, int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ray origin (3,) and directions (h, w, 3), not normalised, for the subpixels of a window.
+
+        The image has ``size * supersample`` subpixels a side; ``window`` = (x0, x1, y0, y1) in
+        subpixels selects a block of them (default: all), rows going down the image.
+        """
         n = size * supersample
+        x0, x1, y0, y1 = window or (0, n, 0, n)
         f = self.focal_pixels(size) * supersample
-        centres = np.arange(n) + 0.5 - n / 2
-        x, y = np.meshgrid(centres / f, -centres / f)  # (n, n): rows go down the image
-        dirs_cam = np.stack([x, y, -np.ones_like(x)], axis=-1)
-        dirs = dirs_cam @ self.rotation  # camera -> world (R is orthonormal)
-        dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
-        origins = np.broadcast_to(self.eye, dirs.shape)
-        return origins, dirs
+        x, y = np.meshgrid((np.arange(x0, x1) + 0.5 - n / 2) / f, -(np.arange(y0, y1) + 0.5 - n / 2) / f)
+        dirs_cam = np.stack([x, y, -np.ones_like(x)], axis=-1)  # (h, w, 3)
+        return self.eye, dirs_cam @ self.rotation  # camera -> world (R is orthonormal)
 
     def to_metadata_line(self) -> str:
         return f"{self.azimuth:.10g} {self.elevation:.10g} {self.in_plane:.10g} {self.distance_ratio:.10g} {self.metadata_fov:.10g}"

@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make demo` (main job on the built-in data) and
+# `make test` (the test suite). Both create .venv and install everything on a fresh machine.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT ?= demo_out
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@# open3d needs Debian's libusb-1.0-0
+	@dpkg -s libusb-1.0-0 >/dev/null 2>&1 || $(SUDO) apt-get install -y libusb-1.0-0 \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y libusb-1.0-0)
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/mvaug demo --out $(DEMO_OUT)
+
+test: setup
+	$(PY) -m pytest -q -n 2
+
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,111 @@
+"""Preview pictures of voxel grids, meshes and data sets, drawn with the ray-casting renderer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from mvaug.errors import DataError
+from mvaug.geometry.camera import ShapeNetCamera
+from mvaug.io.images import composite_on_white
+
+VOXEL_COLOR = (0.55, 0.68, 0.85)
+MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb")
+
+
+def image_grid(rows: list[list[np.ndarray]], pad: int = 4, background: int = 255) -> np.ndarray:
+    """Tile uint8 RGB images (H_i, W_i, 3) row by row, each cell centred in the largest cell size."""
+    cell_h = max(im.shape[0] for row in rows for im in row)
+    cell_w = max(im.shape[1] for row in rows for im in row)
+    ncols = max(len(row) for row in rows)
+    out = np.full((len(rows) * (cell_h + pad) + pad, ncols * (cell_w + pad) + pad, 3), background, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        for c, im in enumerate(row):
+            y = pad + r * (cell_h + pad) + (cell_h - im.shape[0]) // 2
+            x = pad + c * (cell_w + pad) + (cell_w - im.shape[1]) // 2
+            out[y : y + im.shape[0], x : x + im.shape[1]] = im
+    return out
+
+
+def turntable_cameras(views: int, elevation: float = 25.0, distance_ratio: float = 0.85, start: float = 30.0) -> list[ShapeNetCamera]:
+    """``views`` cameras evenly spaced in azimuth around the object."""
+    return [ShapeNetCamera(start + 360.0 * i / views, elevation, 0.0, distance_ratio) for i in range(views)]
+
+
+def render_views(vertices: np.ndarray, faces: np.ndarray, face_colors: np.ndarray | None, cameras, size: int) -> list[np.ndarray]:
+    """RGB uint8 renders (size, size, 3) on white of a mesh seen from each camera."""
+    from mvaug.render.raycast import MeshRenderer
+
+    renderer = MeshRenderer(vertices, faces, face_colors, nthreads=0)
+    return [composite_on_white(renderer.render(cam, size)) for cam in cameras]
+
+
+def voxel_views(occupancy: np.ndarray, side: float, cameras, size: int) -> list[np.ndarray]:
+    """Renders of a voxel grid as boxes; an empty grid gives blank images."""
+    from mvaug.geometry.voxel_boxes import voxel_box_mesh
+
+    if not np.any(occupancy):
+        return [np.full((size, size, 3), 255, dtype=np.uint8) for _ in cameras]
+    vertices, faces = voxel_box_mesh(occupancy, side)
+    colors = np.tile(np.asarray(VOXEL_COLOR, dtype=np.float32), (len(faces), 1))
+    return render_views(vertices, faces, colors, cameras, size)
+
+
+def load_shape(path: str | os.PathLike):
+    """Load a voxel grid (.binvox, .npy) or a mesh (.obj, .ply, .off, .stl, .glb) for previewing.
+
+    Returns ``("voxels", occupancy (D, D, D) bool, side)`` or ``("mesh", trimesh.Trimesh, None)``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".binvox":
+        from mvaug.io.binvox import read_binvox
+
+        vox = read_binvox(path)
+        return "voxels", vox.data, vox.scale
+    if suffix == ".npy":
+        grid = _load_npy_grid(path)
+        return "voxels", grid >= 0.5, 1.0
+    if suffix in MESH_SUFFIXES:
+        return "mesh", _load_mesh(path), None
+    raise DataError(f"cannot preview '{suffix}' files; use .binvox, .npy or one of {', '.join(MESH_SUFFIXES)}", path)
+
+
+def shape_preview(path: str | os.PathLike, views: int = 4, size: int = 256) -> np.ndarray:
+    """One RGB picture (uint8) showing the shape in ``path`` from ``views`` azimuths."""
+    kind, shape, side = load_shape(path)
+    cameras = turntable_cameras(views)
+    if kind == "voxels":
+        images = voxel_views(shape, side, cameras, size)
+    else:
+        colors = np.asarray(shape.visual.face_colors) if shape.visual.kind == "face" else None
+        images = render_views(shape.vertices, shape.faces, colors, cameras, size)
+    return image_grid([images])
+
+
+def _load_npy_grid(path: Path) -> np.ndarray:
+    try:
+        grid = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except (ValueError, OSError) as err:
+        raise DataError(f"not a readable .npy array ({err})", path) from None
+    if grid.ndim != 3 or len(set(grid.shape)) != 1:
+        raise DataError(f"expected a cubic voxel grid (D, D, D), got shape {grid.shape}", path)
+    return grid
+
+
+def _load_mesh(path: Path):
+    import trimesh
+
+    if not path.is_file():
+        raise DataError("mesh file not found", path)
+    try:
+        mesh = trimesh.load(path, force="mesh", process=False)
+    except Exception as err:  # trimesh raises many kinds of errors on damaged files
+        raise DataError(f"not a readable mesh ({type(err).__name__}: {err})", path) from None
+    if len(mesh.faces) == 0:
+        raise DataError("mesh has no faces", path)
+    return mesh
