@@ -67,11 +67,14 @@ def test_projection_of_origin_and_axes():
 
 def test_rays_pass_through_projected_pixels():
     cam = ShapeNetCamera(azimuth=37.0, elevation=28.0, in_plane=12.0, distance_ratio=0.8)
-    origins, dirs = cam.rays(16)
-    point = origins[5, 11] + 1.3 * dirs[5, 11]
+    eye, dirs = cam.rays(16)
+    assert dirs.shape == (16, 16, 3)
+    point = eye + 1.3 * dirs[5, 11]
     uv, _ = cam.project(point[None], 16)
     np.testing.assert_allclose(uv[0], [11.5, 5.5], atol=1e-9)
-    np.testing.assert_allclose(np.linalg.norm(dirs, axis=-1), 1.0)
+    _, window = cam.rays(16, supersample=2, window=(6, 10, 3, 5))  # subpixels x 6..9, y 3..4
+    _, full = cam.rays(16, supersample=2)
+    np.testing.assert_allclose(window, full[3:5, 6:10])
     np.testing.assert_allclose(cam.rotation @ cam.rotation.T, np.eye(3), atol=1e-12)
     assert math.isclose(np.linalg.det(cam.rotation), 1.0)
 
