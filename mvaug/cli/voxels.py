@@ -83,7 +83,7 @@ def mesh(grid_path: Path, out: Path, threshold: float, axes: str) -> None:
 
     The grid fills a cube centred on the origin whose side is the binvox header's scale (1.0 for .npy).
     """
-    from mvaug.evaluate.voxel_iou import read_grid
+    from mvaug.io.voxel_files import read_grid
     from mvaug.geometry.voxel_mesh import export_mesh, mesh_file_type, voxels_to_mesh
 
     mesh_file_type(out)  # reject an unsupported format before the work
@@ -95,3 +95,21 @@ def mesh(grid_path: Path, out: Path, threshold: float, axes: str) -> None:
         raise DataError(f"no voxel reaches the threshold {threshold:g}; nothing to mesh", grid_path)
     export_mesh(result, out)
     click.echo(f"wrote {out}: {len(result.vertices)} vertices, {len(result.faces)} faces")
+
+
+@voxels.command()
+@click.argument("shape_path", metavar="IN", type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
+@click.option("--views", default=4, show_default=True, help="Number of azimuths around the object.")
+@click.option("--size", default=256, show_default=True, help="Pixels per view.")
+@click.option("--threshold", default=0.5, show_default=True, type=float, help="For .npy probabilities: voxels >= threshold.")
+@click.option("--axes", type=click.Choice(AXIS_CHOICES), default="xyz", show_default=True, help="Axis order of a stored grid.")
+def show(shape_path: Path, out: Path, views: int, size: int, threshold: float, axes: str) -> None:
+    """Render a voxel grid (.binvox, .npy) or a mesh (.obj, .ply, .off, .stl) from a few views into one PNG."""
+    from mvaug.io.images import write_png
+    from mvaug.viz.previews import shape_preview
+
+    if out.suffix.lower() != ".png":
+        raise DataError("the preview is written as PNG; give a file name ending in .png", out)
+    write_png(out, shape_preview(shape_path, views=views, size=size, threshold=threshold, axes=axes))
+    click.echo(f"wrote {out}")

@@ -29,7 +29,7 @@ def image_grid(rows: list[list[np.ndarray]], pad: int = 4, background: int = 255
     return out
 
 
-def turntable_cameras(views: int, elevation: float = 25.0, distance_ratio: float = 0.85, start: float = 30.0) -> list[ShapeNetCamera]:
+def turntable_cameras(views: int, elevation: float = 25.0, distance_ratio: float = 0.65, start: float = 30.0) -> list[ShapeNetCamera]:
     """``views`` cameras evenly spaced in azimuth around the object."""
     return [ShapeNetCamera(start + 360.0 * i / views, elevation, 0.0, distance_ratio) for i in range(views)]
 
@@ -53,29 +53,29 @@ def voxel_views(occupancy: np.ndarray, side: float, cameras, size: int) -> list[
     return render_views(vertices, faces, colors, cameras, size)
 
 
-def load_shape(path: str | os.PathLike):
+def load_shape(path: str | os.PathLike, threshold: float = 0.5, axes: str = "xyz"):
     """Load a voxel grid (.binvox, .npy) or a mesh (.obj, .ply, .off, .stl, .glb) for previewing.
 
-    Returns ``("voxels", occupancy (D, D, D) bool, side)`` or ``("mesh", trimesh.Trimesh, None)``.
+    Returns ``("voxels", occupancy (D, D, D) bool, side)`` or ``("mesh", trimesh.Trimesh, None)``;
+    an .npy grid counts voxels ``>= threshold`` and fills a cube of side 1.
     """
+    from mvaug.io.voxel_files import GRID_SUFFIXES, read_grid
+
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".binvox":
-        from mvaug.io.binvox import read_binvox
-
-        vox = read_binvox(path)
-        return "voxels", vox.data, vox.scale
-    if suffix == ".npy":
-        grid = _load_npy_grid(path)
-        return "voxels", grid >= 0.5, 1.0
+    if suffix in GRID_SUFFIXES:
+        grid, side = read_grid(path, axes)
+        if len(set(grid.shape)) != 1:
+            raise DataError(f"expected a cubic voxel grid, got shape {grid.shape}", path)
+        return "voxels", grid >= threshold if grid.dtype != bool else grid, 1.0 if side is None else side
     if suffix in MESH_SUFFIXES:
         return "mesh", _load_mesh(path), None
-    raise DataError(f"cannot preview '{suffix}' files; use .binvox, .npy or one of {', '.join(MESH_SUFFIXES)}", path)
+    raise DataError(f"cannot preview '{suffix}' files; use {', '.join(GRID_SUFFIXES + MESH_SUFFIXES)}", path)
 
 
-def shape_preview(path: str | os.PathLike, views: int = 4, size: int = 256) -> np.ndarray:
+def shape_preview(path: str | os.PathLike, views: int = 4, size: int = 256, threshold: float = 0.5, axes: str = "xyz") -> np.ndarray:
     """One RGB picture (uint8) showing the shape in ``path`` from ``views`` azimuths."""
-    kind, shape, side = load_shape(path)
+    kind, shape, side = load_shape(path, threshold, axes)
     cameras = turntable_cameras(views)
     if kind == "voxels":
         images = voxel_views(shape, side, cameras, size)
@@ -83,18 +83,6 @@ def shape_preview(path: str | os.PathLike, views: int = 4, size: int = 256) -> n
         colors = np.asarray(shape.visual.face_colors) if shape.visual.kind == "face" else None
         images = render_views(shape.vertices, shape.faces, colors, cameras, size)
     return image_grid([images])
-
-
-def _load_npy_grid(path: Path) -> np.ndarray:
-    try:
-        grid = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
-    except (ValueError, OSError) as err:
-        raise DataError(f"not a readable .npy array ({err})", path) from None
-    if grid.ndim != 3 or len(set(grid.shape)) != 1:
-        raise DataError(f"expected a cubic voxel grid (D, D, D), got shape {grid.shape}", path)
-    return grid
 
 
 def _load_mesh(path: Path):
