@@ -17,7 +17,7 @@ import numpy as np
 
 from mvaug.errors import DataError
 from mvaug.geometry.camera import ShapeNetCamera, write_rendering_metadata
-from mvaug.io.atomic import atomic_write_bytes, atomic_write_text
+from mvaug.io.atomic import atomic_write_text
 
 CHAIR_TAXONOMY = "03001627"
 MANIFEST = "synth_manifest.json"
@@ -125,6 +125,7 @@ def build_model(config: SynthChairsConfig, index: int):
 
 def write_model(root: Path, config: SynthChairsConfig, index: int) -> dict:
     """Render, voxelise and save model ``index``; the rendering index file is written last."""
+    from mvaug.geometry.voxel_mesh import export_mesh
     from mvaug.geometry.voxelize import voxelize_mesh
     from mvaug.io.binvox import write_binvox
     from mvaug.io.images import write_png
@@ -132,7 +133,7 @@ def write_model(root: Path, config: SynthChairsConfig, index: int) -> dict:
 
     mesh, record, cameras = build_model(config, index)
     paths = _paths(root, record["model"])
-    atomic_write_bytes(paths["obj"], mesh.export(file_type="obj").encode("utf-8"))
+    export_mesh(mesh, paths["obj"])
     write_binvox(paths["binvox"], voxelize_mesh(mesh.vertices, mesh.faces, config.voxel_dim))
     renderer = MeshRenderer.from_trimesh(mesh, nthreads=1)
     names = [f"{view:02d}.png" for view in range(len(cameras))]
