@@ -10,7 +10,6 @@ are scored against ``GT/<taxonomy>/<model>/model.binvox``.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -48,23 +47,54 @@ def voxel_iou(pred: Array, gt: Array, thresholds: Sequence[float] = DEFAULT_THRE
     pred: (N, D, D, D) or (D, D, D), probabilities or bool; gt: occupancy (bool or 0/1) of the same
     shape. numpy or torch (gt is moved to pred's kind and device). Returns (N, T), or (T,) for one
     grid: float64 numpy for numpy, a tensor of torch's default float dtype on pred's device for torch.
+    CPU tensors are scored through numpy (zero-copy), which is several times faster than torch's
+    boolean reductions on the CPU; CUDA tensors stay on the GPU.
     """
-    tensor = _is_tensor(pred)
-    xp = sys.modules["torch"] if tensor else np
-    if tensor:
-        gt = xp.as_tensor(gt, device=pred.device)
-    else:
-        pred, gt = np.asarray(pred), (gt.detach().cpu().numpy() if _is_tensor(gt) else np.asarray(gt))
-    _check_grids(pred, gt)
     if len(thresholds) == 0:
         raise ValueError("at least one threshold is needed")
-    n = 1 if pred.ndim == 3 else pred.shape[0]
-    size = math.prod(pred.shape[-3:])
-    p, g = pred.reshape(n, size), (gt != 0).reshape(n, size)
-    inter = xp.stack([((p >= t) & g).sum(1) for t in thresholds], 1)  # (N, T)
-    union = xp.stack([((p >= t) | g).sum(1) for t in thresholds], 1)
-    iou = xp.where(union > 0, inter / union.clip(min=1), 1.0)
-    return iou[0] if pred.ndim == 3 else iou
+    if _is_tensor(pred):
+        torch = sys.modules["torch"]
+        gt = torch.as_tensor(gt, device=pred.device)
+        _check_grids(pred, gt)
+        if pred.device.type == "cpu":
+            iou = _iou_numpy(pred.detach().numpy(), gt.numpy(), thresholds)
+            return torch.from_numpy(iou).to(torch.get_default_dtype())
+        return _iou_torch(pred.detach(), gt, thresholds)
+    pred, gt = np.asarray(pred), (gt.detach().cpu().numpy() if _is_tensor(gt) else np.asarray(gt))
+    _check_grids(pred, gt)
+    return _iou_numpy(pred, gt, thresholds)
+
+
+def _iou_numpy(pred: np.ndarray, gt: np.ndarray, thresholds: Sequence[float], chunk: int = 16) -> np.ndarray:
+    """Chunks of ``chunk`` grids keep the temporaries in cache; union = |pred| + |gt| - intersection."""
+    single = pred.ndim == 3
+    p = pred.reshape(1 if single else pred.shape[0], -1)
+    g = gt.reshape(p.shape) != 0
+    inter = np.empty((p.shape[0], len(thresholds)), dtype=np.int64)
+    union = np.empty_like(inter)
+    for start in range(0, p.shape[0], chunk):
+        pc, gc = p[start : start + chunk], g[start : start + chunk]
+        n_gt = np.count_nonzero(gc, axis=1)
+        for k, t in enumerate(thresholds):
+            occupied = pc >= t
+            inter[start : start + chunk, k] = np.count_nonzero(occupied & gc, axis=1)
+            union[start : start + chunk, k] = np.count_nonzero(occupied, axis=1) + n_gt - inter[start : start + chunk, k]
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return iou[0] if single else iou
+
+
+def _iou_torch(pred, gt, thresholds: Sequence[float]):
+    """The same on the tensor's device, with float reductions (fast on GPUs)."""
+    torch = sys.modules["torch"]
+    single = pred.ndim == 3
+    p = pred.reshape(1 if single else pred.shape[0], -1)
+    g = (gt.reshape(p.shape) != 0).to(torch.float32)
+    n_gt = g.sum(1)
+    occupied = torch.stack([(p >= t).to(torch.float32) for t in thresholds], 1)  # (N, T, V)
+    inter = torch.einsum("ntv,nv->nt", occupied, g)
+    union = occupied.sum(2) + n_gt[:, None] - inter
+    iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)).to(torch.get_default_dtype())
+    return iou[0] if single else iou
 
 
 class CategoryIoU(TypedDict):

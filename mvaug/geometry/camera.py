@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +39,14 @@ class ShapeNetCamera:
     distance_ratio: float = 1.0
     metadata_fov: float = 25.0  # as written in the file; rendering uses BLENDER_FOV_DEG
 
-    @property
+    @cached_property
     def eye(self) -> np.ndarray:
         """Camera centre in world coordinates, shape (3,)."""
         az, el = math.radians(self.azimuth), math.radians(self.elevation)
         d = DISTANCE_SCALE * self.distance_ratio
         return np.array([d * math.cos(el) * math.cos(az), d * math.sin(el), d * math.cos(el) * math.sin(az)])
 
-    @property
+    @cached_property
     def rotation(self) -> np.ndarray:
         """World-to-camera rotation R, shape (3, 3): ``p_cam = R @ (p_world - eye)``."""
         eye = self.eye

@@ -50,6 +50,8 @@ class MeshRenderer:
         tri = self.vertices[self.faces]  # (F, 3, 3)
         normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         self.face_normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        lo, hi = self.vertices.min(0), self.vertices.max(0)
+        self._box_corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
         self.nthreads = nthreads
         self._scene = o3d.t.geometry.RaycastingScene(nthreads=nthreads)
         self._scene.add_triangles(o3d.core.Tensor(self.vertices), o3d.core.Tensor(self.faces.astype(np.uint32)))
@@ -77,7 +79,7 @@ class MeshRenderer:
         sub[hit, :3] = self._shade(ids, flat_dirs[hit], camera, lighting)
         sub[hit, 3] = 1.0
         sub = sub.reshape(y1 - y0, ss, x1 - x0, ss, 4)
-        block = sub.sum(axis=(1, 3)) / (ss * ss)  # (h, w, 4), box filter
+        block = sum(sub[:, i, :, j] for i in range(ss) for j in range(ss)) / (ss * ss)  # (h, w, 4), box filter
         alpha = block[..., 3:4]
         rgb = np.divide(block[..., :3], alpha, out=np.zeros_like(block[..., :3]), where=alpha > 0)
         image = np.zeros((size, size, 4), dtype=np.uint8)
@@ -100,9 +102,7 @@ class MeshRenderer:
 
     def _footprint(self, camera: ShapeNetCamera, size: int) -> tuple[int, int, int, int]:
         """The pixel window (x0, x1, y0, y1) that can see the mesh: its projected bounding box, one pixel wider."""
-        lo, hi = self.vertices.min(0), self.vertices.max(0)
-        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-        uv, depth = camera.project(corners, size)
+        uv, depth = camera.project(self._box_corners, size)
         if np.any(depth <= 1e-6):  # the camera is inside the box: cast every ray
             return 0, size, 0, size
         x0, y0 = np.floor(uv.min(0)).astype(int) - 1

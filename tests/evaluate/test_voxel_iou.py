@@ -139,3 +139,20 @@ def test_real_predictions_are_stored_with_y_and_z_swapped(realdata):
     repaired = evaluate_pairs(pairs, (0.5,), pred_axes="xzy")[:, 0]
     assert as_stored.mean() < 0.2
     assert np.all(repaired > 0.5) and np.all(repaired < 0.95) and np.all(repaired > as_stored + 0.3)
+
+
+def test_device_path_matches_numpy_path():
+    """The float-reduction path used for CUDA tensors, run on CPU tensors, equals the numpy path."""
+    import torch
+
+    from mvaug.evaluate.voxel_iou import _iou_numpy, _iou_torch
+
+    rng = np.random.default_rng(5)
+    pred = rng.random((7, 8, 8, 8)).astype(np.float32)
+    gt = rng.random((7, 8, 8, 8)) < 0.3
+    gt[3] = False
+    pred[3] = 0.0  # both empty: IoU 1
+    expected = _iou_numpy(pred, gt, (0.2, 0.5, 0.9))
+    got = _iou_torch(torch.from_numpy(pred), torch.from_numpy(gt), (0.2, 0.5, 0.9))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6)
+    assert expected[3].tolist() == [1.0, 1.0, 1.0]
