@@ -19,11 +19,11 @@ from mvaug.geometry.camera import ShapeNetCamera
 class Lighting:
     """Lambertian lights. Directions point from the surface towards the light."""
 
-    ambient: float = 0.42
+    ambient: float = 0.52
     key: tuple[float, float, float] = (-0.4, 0.55, 0.75)  # camera frame: upper left, in front
-    key_intensity: float = 0.45
+    key_intensity: float = 0.4
     sky: tuple[float, float, float] = (0.2, 1.0, 0.3)  # world frame: from above
-    sky_intensity: float = 0.22
+    sky_intensity: float = 0.16
 
 
 class MeshRenderer:
