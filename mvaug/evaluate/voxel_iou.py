@@ -37,7 +37,7 @@ def _check_grids(pred: Array, gt: Array) -> None:
         raise ValueError(f"prediction shape {tuple(pred.shape)} does not match ground-truth shape {tuple(gt.shape)}")
     if pred.ndim not in (3, 4):
         raise ValueError(f"expected grids of shape (N, D, D, D) or (D, D, D), got {tuple(pred.shape)}")
-    if not bool(((gt == 0) | (gt == 1)).all()):
+    if str(gt.dtype) not in ("bool", "torch.bool") and not bool(((gt == 0) | (gt == 1)).all()):
         raise ValueError("ground truth must be an occupancy grid (bool, or only the values 0 and 1)")
 
 

@@ -178,3 +178,8 @@ def test_cli_synth_chairs_and_bad_options(tmp_path):
     assert bad.exit_code == 2 and "throne" in bad.output
     clash = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "c"), "--models", "3", "--quiet"])
     assert clash.exit_code == 2 and "other settings" in clash.output
+    config = tmp_path / "chairs.yaml"
+    config.write_text("models: 2\nveiws: 3\n")
+    typo = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "e"), "--config", str(config)])
+    assert typo.exit_code == 2 and f"{config}: unknown key 'veiws'; did you mean 'views'?" in typo.output
+    assert "Traceback" not in typo.output and not (tmp_path / "e").exists()

@@ -1,0 +1,149 @@
+"""Typed configs: dataclasses loaded from YAML with validation that names the bad key.
+
+Every component's config is a dataclass with a docstring per field. ``load_config`` reads plain
+YAML (``yaml.safe_load``), rejects unknown keys (suggesting close matches), converts and checks
+types, and ``dump_config`` writes plain YAML back, so a run can save its resolved config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mvaug.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_config(cls: type[T], source: str | os.PathLike | dict | None = None, overrides: dict | None = None) -> T:
+    """Build ``cls`` from a YAML file or a dict, then apply ``overrides`` (e.g. explicit CLI options)."""
+    where = None
+    data: Any = {}
+    if isinstance(source, (str, os.PathLike)):
+        where = Path(source)
+        data = _read_yaml(where)
+    elif source is not None:
+        data = dict(source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping of keys to values at the top level, got {type(data).__name__}", where)
+    data = {**data, **(overrides or {})}
+    return _build(cls, data, where, prefix="")
+
+
+def config_to_dict(config: Any) -> dict:
+    """Plain data (dicts, lists, str, numbers) for YAML/JSON."""
+    return _plain(dataclasses.asdict(config))
+
+
+def dump_config(config: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+def save_config(config: Any, path: str | os.PathLike) -> None:
+    """Write the resolved config as YAML, atomically."""
+    from mvaug.io.atomic import atomic_write_text
+
+    atomic_write_text(path, dump_config(config))
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path) from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise ConfigError("not a readable YAML text file", path) from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"invalid YAML{at}: {getattr(err, 'problem', err)}", path) from None
+
+
+def _build(cls: type, data: dict, where: Path | None, prefix: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(str(key), list(fields), n=3)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; valid keys: {', '.join(fields)}"
+        raise ConfigError(f"unknown key '{prefix}{key}'{hint}", where)
+    values = {}
+    for name, value in data.items():
+        values[name] = _convert(hints[name], value, where, f"{prefix}{name}")
+    try:
+        return cls(**values)
+    except ValueError as err:
+        raise ConfigError(f"{prefix.rstrip('.') + ': ' if prefix else ''}{err}", where) from None
+
+
+def _convert(hint: Any, value: Any, where: Path | None, key: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"key '{key}' expects a mapping, got {value!r}", where)
+        return _build(hint, value, where, prefix=f"{key}.")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(arg, value, where, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"key '{key}' must be one of {', '.join(repr(a) for a in args)}, got {value!r}", where)
+        return value
+    if origin in (tuple, list):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"key '{key}' expects a list, got {value!r}", where)
+        if origin is tuple and args and args[-1] is not Ellipsis and len(args) != len(value):
+            raise ConfigError(f"key '{key}' expects {len(args)} values, got {len(value)}", where)
+        item_types = [args[0]] * len(value) if (origin is list or args[-1] is Ellipsis) else list(args)
+        items = [_convert(t, v, where, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value))]
+        return tuple(items) if origin is tuple else items
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"key '{key}' expects true or false, got {value!r}", where)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"key '{key}' expects an integer, got {value!r}", where)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"key '{key}' expects a number, got {value!r}", where)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"key '{key}' expects a string, got {value!r}", where)
+        return value
+    if hint is Path:
+        if not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(f"key '{key}' expects a path, got {value!r}", where)
+        return Path(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+import yaml
+
+from mvaug.config import dump_config, load_config, save_config
+from mvaug.errors import ConfigError
+
+
+@dataclass
+class Optim:
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+
+
+@dataclass
+class Experiment:
+    name: str = "run"
+    steps: int = 10
+    norm: Literal["instance", "l2", "none"] = "instance"
+    optim: Optim = field(default_factory=Optim)
+    weights: Path | None = None
+    layers: list[int] = field(default_factory=lambda: [1, 1])
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+
+
+def _write(tmp_path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_nested_yaml_with_overrides_and_round_trip(tmp_path):
+    path = _write(tmp_path, "name: a\nsteps: 5\nnorm: l2\noptim: {lr: 1, betas: [0.9, 0.99]}\nweights: w.pt\n")
+    cfg = load_config(Experiment, path, overrides={"steps": 7})
+    assert cfg == Experiment("a", 7, "l2", Optim(1.0, (0.9, 0.99)), Path("w.pt"))
+    assert isinstance(cfg.optim.lr, float)
+    save_config(cfg, tmp_path / "resolved.yaml")
+    assert yaml.safe_load((tmp_path / "resolved.yaml").read_text())["weights"] == "w.pt"
+    assert load_config(Experiment, tmp_path / "resolved.yaml") == cfg
+    assert "!!python" not in dump_config(cfg)  # plain YAML only
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("stpes: 3\n", r"unknown key 'stpes'; did you mean 'steps'"),
+        ("optim: {lrate: 1}\n", r"unknown key 'optim.lrate'; valid keys: lr, betas"),
+        ("zzz: 1\n", r"valid keys: name, steps"),
+        ("steps: 2.5\n", r"key 'steps' expects an integer, got 2.5"),
+        ("norm: batch\n", r"key 'norm' must be one of 'instance', 'l2', 'none'"),
+        ("optim: {betas: [1, 2, 3]}\n", r"key 'optim.betas' expects 2 values, got 3"),
+        ("layers: [1, x]\n", r"key 'layers\[1\]' expects an integer"),
+        ("steps: 0\n", r"steps must be at least 1"),
+        ("- a\n- b\n", r"expected a mapping"),
+        ("steps: [\n", r"invalid YAML at line 2"),
+    ],
+)
+def test_errors_name_the_file_and_the_key(tmp_path, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(Experiment, path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Experiment, tmp_path / "nope.yaml")
+
+
+def test_shipped_configs_load():
+    from mvaug.data.synth.writer import SynthChairsConfig
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    dense = load_config(SynthChairsConfig, root / "synth_chairs_dense.yaml")
+    assert dense.dense and dense.view_count == 62 and dense.split == (0.8, 0.1, 0.1)
+    assert load_config(SynthChairsConfig, root / "synth_chairs.yaml").models == 1000
