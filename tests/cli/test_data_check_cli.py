@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from mvaug.cli.main import cli
-from tests.conftest import REAL_MODELS
-from tests.data.test_shapenet import link_sample, rendering_dir, replace
+from tests.conftest import REAL_MODELS, link_sample, rendering_dir, replace
 
 
 def run(*args: str):
