@@ -51,12 +51,14 @@ def demo(out, models, workers, seed) -> None:
 def _register() -> None:
     from mvaug.cli.data import data
     from mvaug.cli.synth import synth_chairs
+    from mvaug.cli.train import train
     from mvaug.cli.voxels import voxels
 
     data.add_command(synth_chairs)
 
     cli.add_command(data)
     cli.add_command(voxels)
+    cli.add_command(train)
 
 
 _register()
@@ -64,3 +66,7 @@ _register()
 
 def main() -> None:
     cli(prog_name="mvaug")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The content/style disentangler of "Rethinking Content and Style" (ICLR 2021 submission)."""

@@ -1,0 +1,115 @@
+"""Configuration of the C-S disentangler (paper Sections 3.1-3.4, Appendix A).
+
+One dataclass per component; ``ExperimentConfig`` composes them and is what ``mvaug train
+--config`` reads (YAML) and writes beside the checkpoints (``config.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class ModelConfig:
+    image_size: int = 64
+    """Output size: 64 (default) or 128; 32 for quick CPU runs."""
+    style_dim: int = 256
+    """d_s, the style code size."""
+    content_dim: int = 128
+    """d_c, the content code size."""
+    fusion: Literal["multiple", "single", "concat"] = "multiple"
+    """C-S fusion before every generator layer (Fig. 10b), once before the generator, or plain concatenation (Fig. 2a)."""
+    norm: Literal["l2", "instance", "none"] = "l2"
+    """norm() of Eq. 3: L2 (uniform prior on the sphere), instance norm (Gaussian prior), or none (Fig. 2b)."""
+    channels: tuple[int, ...] = (256, 256, 128, 64, 32)
+    """Generator widths: the first at 4x4, then one per x2 upsampling stage (4 stages for 64x64, 5 for 128x128)."""
+    latent_optimization: bool = True
+    """Per-image embeddings optimised directly; False trains amortised encoders instead (Fig. 12a)."""
+    noise_std: float = 1.0
+    """Reparametric module R: std of the N(0, sigma^2 I) noise added to both codes while training; 0 = off (Fig. 12b)."""
+    noise_warmup_steps: int = 0
+    """Ramp the noise std linearly from 0 to noise_std over this many steps (0 = full noise from the start)."""
+    embedding_init_std: float = 0.05
+    """Initial embeddings ~ U(-a, a) with this a (LORD's initialisation)."""
+
+    def __post_init__(self) -> None:
+        stages = {32: 3, 64: 4, 128: 5}.get(self.image_size)
+        if stages is None:
+            raise ValueError(f"image_size must be 32, 64 or 128, got {self.image_size}")
+        if len(self.channels) != stages + 1:
+            raise ValueError(f"channels needs {stages + 1} widths for {self.image_size}x{self.image_size} (4x4 plus {stages} stages), got {len(self.channels)}")
+        if self.noise_std < 0 or self.noise_warmup_steps < 0:
+            raise ValueError("noise_std and noise_warmup_steps must be non-negative")
+
+
+@dataclass
+class CapacityConfig:
+    """One side of L_IB (Eq. 8): gamma * | ||code||^2 - C(step) |, C rising linearly from start to end."""
+
+    gamma: float = 0.0
+    start: float = 0.0
+    end: float = 0.0
+    steps: int = 1
+
+    def capacity(self, step: int) -> float:
+        return self.start + (self.end - self.start) * min(step / max(self.steps, 1), 1.0)
+
+
+@dataclass
+class LossConfig:
+    recon: Literal["auto", "vgg-imagenet", "vgg-random", "l1", "l1-msssim", "id-features"] = "auto"
+    """L_P: VGG16 perceptual loss with ImageNet weights when on disk; 'auto' falls back to the measured best candidate."""
+    vgg_weights: str | None = None
+    """Path of torchvision's vgg16-397923af.pth (else the torch hub cache is searched)."""
+    w_perceptual: float = 5.0
+    """w_P of Eq. 5."""
+    w_ib: float = 1.0
+    """w_IB of Eq. 5 (0 switches the information bottleneck off)."""
+    w_id: float = 1.0
+    """w_ID of Eq. 5 (0 switches the instance-discrimination loss off)."""
+    id_network: str | None = None
+    """Checkpoint of the instance-discrimination ResNet-18 (``mvaug pretrain-id``); required when w_id > 0."""
+    id_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    style_capacity: CapacityConfig = field(default_factory=CapacityConfig)
+    content_capacity: CapacityConfig = field(default_factory=lambda: CapacityConfig(gamma=1.0, start=2.0, end=5.0, steps=140_000))
+
+
+@dataclass
+class OptimConfig:
+    lr_networks: float = 3e-4
+    lr_embeddings: float = 3e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 10_000
+    """Stage 1 optimisation steps."""
+    batch_size: int = 64
+    encoder_steps: int = 2_000
+    """Stage 2: steps fitting E_s, E_c to the learned embeddings with L1 (Eq. 6)."""
+    checkpoint_every: int = 1_000
+    sample_every: int = 1_000
+    log_every: int = 50
+    seed: int = 0
+    bf16: bool = True
+    """bf16 autocast on CUDA (ignored on the CPU)."""
+
+
+@dataclass
+class DataConfig:
+    kind: Literal["auto", "shapenet", "chairs3d", "celeba", "folder"] = "auto"
+    split: str = "train"
+    limit: int | None = None
+    """Use only the first N images (smoke runs)."""
+
+
+@dataclass
+class ExperimentConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)

@@ -1,0 +1,105 @@
+"""The disentangler: generator, per-image embeddings (latent optimisation) and the losses of Eq. 5.
+
+``DisentangleModel.loss_dict`` returns the named terms; parameters come in the named groups
+"networks" and "embeddings", each with its own Adam learning rate (Appendix A).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from mvaug.disentangle.config import ExperimentConfig
+from mvaug.disentangle.generator import Encoder, Generator
+
+ReconLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class DisentangleModel(nn.Module):
+    """G plus the codes of N training images.
+
+    With latent optimisation the codes are embedding tables s (N, d_s) and c (N, d_c); in the
+    amortised ablation they come from encoders applied to the images.
+    """
+
+    def __init__(self, config: ExperimentConfig, num_images: int):
+        super().__init__()
+        self.config = config
+        m = config.model
+        self.generator = Generator(m)
+        if m.latent_optimization:
+            self.style = nn.Embedding(num_images, m.style_dim)
+            self.content = nn.Embedding(num_images, m.content_dim)
+            for table in (self.style, self.content):
+                nn.init.uniform_(table.weight, -m.embedding_init_std, m.embedding_init_std)
+        else:
+            self.style_encoder = Encoder(m.style_dim, m.image_size)
+            self.content_encoder = Encoder(m.content_dim, m.image_size)
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        if self.config.model.latent_optimization:
+            return {"networks": list(self.generator.parameters()), "embeddings": [self.style.weight, self.content.weight]}
+        return {"networks": list(self.parameters()), "embeddings": []}
+
+    def codes(self, index: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Style (B, d_s) and content (B, d_c) codes of the batch, before the reparametric noise."""
+        if self.config.model.latent_optimization:
+            return self.style(index), self.content(index)
+        return self.style_encoder(images), self.content_encoder(images)
+
+    def noise_std(self, step: int) -> float:
+        m = self.config.model
+        if m.noise_warmup_steps <= 0:
+            return m.noise_std
+        return m.noise_std * min(step / m.noise_warmup_steps, 1.0)
+
+    def reparametrize(self, code: torch.Tensor, step: int) -> torch.Tensor:
+        """R: code + sigma * N(0, I) while training (Sec. 3.2); identity in eval mode."""
+        sigma = self.noise_std(step)
+        return code + sigma * torch.randn_like(code) if self.training and sigma > 0 else code
+
+    def loss_dict(
+        self,
+        index: torch.Tensor,
+        images: torch.Tensor,
+        step: int,
+        recon_loss: ReconLoss,
+        id_features: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Named loss terms of Eq. 5 (weighted ones and their sum under 'total') and the reconstructions."""
+        cfg = self.config.loss
+        style, content = self.codes(index, images)
+        s_noisy, c_noisy = self.reparametrize(style, step), self.reparametrize(content, step)
+        recon = self.generator(s_noisy, c_noisy)  # x = G(R(s_i), R(c_i))
+        losses = {"perceptual": recon_loss(recon, images)}
+        if cfg.w_ib > 0:
+            losses["ib"] = information_bottleneck(style, content, cfg, step)
+        if cfg.w_id > 0 and id_features is not None:
+            losses["id"] = self._instance_discrimination_loss(s_noisy, c_noisy, recon, step, id_features)
+        total = cfg.w_perceptual * losses["perceptual"]
+        total = total + cfg.w_ib * losses.get("ib", 0.0) + cfg.w_id * losses.get("id", 0.0)
+        losses["total"] = total
+        return losses, recon
+
+    def _instance_discrimination_loss(self, s: torch.Tensor, c: torch.Tensor, x: torch.Tensor, step: int, phi) -> torch.Tensor:
+        """Eq. 7: swap codes within the batch (j = a derangement of i) and compare Phi features:
+        u = G(s_i, c_j) against x = G(s_i, c_i), v = G(s_j, c_i) against y = G(s_j, c_j) = x[j]."""
+        j = torch.roll(torch.arange(s.shape[0], device=s.device), 1)
+        u = self.generator(s, c[j])
+        v = self.generator(s[j], c)
+        weights = self.config.loss.id_layer_weights
+        loss = 0.0
+        for w, fu, fx, fv, fy in zip(weights, phi(u), phi(x), phi(v), phi(x[j])):
+            loss = loss + w * ((fu - fx).abs().mean() + (fv - fy).abs().mean())
+        return loss
+
+
+def information_bottleneck(style: torch.Tensor, content: torch.Tensor, cfg, step: int) -> torch.Tensor:
+    """Eq. 8: gamma_s |E||s||^2 - C_s| + gamma_c |E||c||^2 - C_c| with linearly rising capacities."""
+    terms = []
+    for code, cap in ((style, cfg.style_capacity), (content, cfg.content_capacity)):
+        if cap.gamma > 0:
+            terms.append(cap.gamma * (code.pow(2).sum(1).mean() - cap.capacity(step)).abs())
+    return sum(terms) if terms else style.new_zeros(())

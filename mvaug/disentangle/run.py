@@ -1,0 +1,95 @@
+"""``mvaug train``: load data and config, then run stage 1 and stage 2 in one run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvaug.errors import ConfigError
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["train.steps=100", "model.norm=l2"]`` -> nested dict; values are parsed as YAML scalars/lists."""
+    import yaml
+
+    tree: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{part}' is set to a value and used as a section")
+        node[leaf] = yaml.safe_load(text) if text else ""
+    return tree
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def resolve_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool):
+    """The experiment config: the run's own config.yaml when resuming, else the given file; then --set."""
+    from mvaug.config import _read_yaml, load_config
+    from mvaug.disentangle.config import ExperimentConfig
+
+    saved = run_dir / "config.yaml"
+    if resume and saved.is_file():
+        source = Path(saved)
+    elif config_path is not None:
+        source = Path(config_path)
+    else:
+        source = None
+    data = _read_yaml(source) if source is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of keys to values at the top level", source)
+    try:
+        return load_config(ExperimentConfig, merge(data, parse_overrides(overrides)))
+    except ConfigError as err:
+        raise ConfigError(err.message, err.path or source) from None
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    last: dict
+
+
+def run_training(
+    data: str | Path,
+    out: str | Path,
+    config_path: str | Path | None = None,
+    overrides: list[str] = (),
+    resume: bool = False,
+    max_steps: int | None = None,
+    device: str = "auto",
+    stage: str = "all",
+    progress: bool = True,
+) -> TrainResult:
+    """Train stage 1 (unless ``stage == 'encoders'``) then stage 2 (unless ``stage == 'generator'``)."""
+    from mvaug.disentangle.data import load_image_set
+    from mvaug.disentangle.trainer import Trainer, load_torch, resolve_device
+
+    run_dir = Path(out)
+    config = resolve_config(config_path, list(overrides), run_dir, resume or stage == "encoders")
+    images = load_image_set(data, config.model.image_size, config.data.kind, config.data.split, config.data.limit, progress)
+    trainer = Trainer(config, images, run_dir, resolve_device(device), progress)
+    last: dict = {}
+    if stage in ("all", "generator"):
+        trainer.start(resume)
+        last = trainer.train(max_steps)
+    else:
+        latest = trainer.paths.latest_checkpoint()
+        if latest is None:
+            raise ConfigError("--stage encoders needs a finished stage 1 in the run folder", run_dir)
+        trainer._restore(load_torch(latest, trainer.device))
+    if stage in ("all", "encoders") and trainer.step >= config.train.steps:
+        last = trainer.fit_encoders(None if stage == "encoders" else max_steps) or last
+    return TrainResult(run_dir, trainer.step, last)

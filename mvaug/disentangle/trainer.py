@@ -1,0 +1,310 @@
+"""Training of the disentangler: stage 1 (generator + latent optimisation), stage 2 (encoders, Eq. 6).
+
+Run folder::
+
+    RUN/config.yaml                      the resolved config
+    RUN/log.jsonl                        one line per logged step
+    RUN/checkpoints/step-000001000.pt    stage 1 checkpoints (model, optimiser, RNG), resumable
+    RUN/checkpoints/encoders-step-*.pt   stage 2 checkpoints
+    RUN/samples/step-000001000-*.png     reconstructions, analogy grid, interpolations
+    RUN/model.pt                         the finished model: generator, embeddings, encoders, config
+
+Batches follow a permutation of the images drawn from (seed, epoch), so a resumed run sees exactly
+the batches an uninterrupted one would; the noise RNG state is checkpointed too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mvaug.config import config_to_dict, load_config, save_config
+from mvaug.disentangle.config import ExperimentConfig
+from mvaug.disentangle.data import ImageSet
+from mvaug.disentangle.model import DisentangleModel
+from mvaug.errors import DataError
+from mvaug.io.atomic import atomic_write_bytes
+
+CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
+KEEP_CHECKPOINTS = 3
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` = CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DataError("--device cuda asked, but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def batch_indices(step: int, num_images: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Indices of the images of ``step``: consecutive slices of a per-epoch permutation (drop last)."""
+    per_epoch = max(num_images // batch_size, 1)
+    epoch, position = divmod(step, per_epoch)
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(num_images, generator=generator)
+    return order[position * batch_size : (position + 1) * batch_size]
+
+
+@dataclass
+class RunPaths:
+    root: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.jsonl"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model.pt"
+
+    def latest_checkpoint(self, prefix: str = "step-") -> Path | None:
+        found = sorted(self.checkpoints.glob(f"{prefix}*.pt"))
+        return found[-1] if found else None
+
+
+def save_torch(path: Path, payload: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_torch(path: Path, device: torch.device | str = "cpu") -> dict:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise DataError("checkpoint not found", path) from None
+    except Exception as err:  # torch raises many kinds of errors on damaged files
+        raise DataError(f"not a readable checkpoint ({type(err).__name__}: {err})", path) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"not an mvaug disentangler checkpoint (expected format {CHECKPOINT_FORMAT})", path)
+    return payload
+
+
+class Trainer:
+    """Stage 1 and stage 2 of the paper's training on one device."""
+
+    def __init__(self, config: ExperimentConfig, images: ImageSet, run_dir: str | Path, device: torch.device, progress: bool = True):
+        self.config, self.images, self.device, self.progress = config, images, device, progress
+        self.paths = RunPaths(Path(run_dir))
+        seed_everything(config.train.seed)
+        self.model = DisentangleModel(config, len(images)).to(device)
+        groups = self.model.param_groups()
+        opt = config.optim
+        self.optimizer = torch.optim.Adam(
+            [
+                {"params": groups["networks"], "lr": opt.lr_networks, "name": "networks"},
+                {"params": groups["embeddings"], "lr": opt.lr_embeddings, "name": "embeddings"},
+            ],
+            betas=opt.betas,
+            weight_decay=opt.weight_decay,
+        )
+        from mvaug.disentangle.recon import build_id_features, build_recon_loss
+
+        self.recon_loss, self.recon_name = build_recon_loss(config.loss, device)
+        self.id_features = build_id_features(config.loss, device)
+        self.step = 0
+        self._fixed = torch.arange(min(8, len(images)))  # images shown in the sample grids
+
+    # ----------------------------------------------------------------- stage 1
+    def start(self, resume: bool) -> None:
+        """Create the run folder, or restore the latest checkpoint with ``resume``."""
+        latest = self.paths.latest_checkpoint()
+        if resume and latest is not None:
+            self._restore(load_torch(latest, self.device))
+            return
+        if latest is not None or self.paths.model.exists():
+            raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        save_config(self.config, self.paths.config)
+
+    def train(self, max_steps: int | None = None) -> dict:
+        """Stage 1 up to ``config.train.steps`` (or ``max_steps``); returns the last logged record."""
+        from tqdm import tqdm
+
+        cfg = self.config.train
+        end = cfg.steps if max_steps is None else min(cfg.steps, self.step + max_steps)
+        self.model.train()
+        record: dict = {}
+        bar = tqdm(total=end, initial=self.step, desc="stage 1", unit="step", disable=not self.progress, dynamic_ncols=True)
+        window_start, window_images = time.perf_counter(), 0
+        while self.step < end:
+            losses = self._train_step()
+            self.step += 1
+            window_images += cfg.batch_size
+            bar.update()
+            if self.step % cfg.log_every == 0 or self.step == end:
+                elapsed = time.perf_counter() - window_start
+                record = self._log(losses, window_images / max(elapsed, 1e-9))
+                bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("total", "perceptual", "ib", "id")} | {"img/s": f"{record['images_per_s']:.0f}"})
+                window_start, window_images = time.perf_counter(), 0
+            if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                self._checkpoint()
+            if self.step % cfg.sample_every == 0 or self.step == end:
+                self.write_samples()
+        bar.close()
+        return record
+
+    def _train_step(self) -> dict[str, torch.Tensor]:
+        cfg = self.config.train
+        index = batch_indices(self.step, len(self.images), cfg.batch_size, cfg.seed)
+        images = self.images.float_images(index).to(self.device, non_blocking=True)
+        index = index.to(self.device)
+        with self._autocast():
+            losses, _ = self.model.loss_dict(index, images, self.step, self.recon_loss, self.id_features)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.optimizer.step()
+        return losses
+
+    def _autocast(self):
+        enabled = self.device.type == "cuda" and self.config.train.bf16
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
+
+    def _log(self, losses: dict[str, torch.Tensor], images_per_s: float) -> dict:
+        record = {"step": self.step, **{k: float(v.detach()) for k, v in losses.items()}, "images_per_s": images_per_s}
+        record["noise_std"] = self.model.noise_std(self.step)
+        record["content_capacity"] = self.config.loss.content_capacity.capacity(self.step)
+        if self.config.model.latent_optimization:
+            record["style_norm2"] = float(self.model.style.weight.detach().pow(2).sum(1).mean())
+            record["content_norm2"] = float(self.model.content.weight.detach().pow(2).sum(1).mean())
+        record["recon_loss"] = self.recon_name
+        with self.paths.log.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        return record
+
+    def _checkpoint(self) -> None:
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "stage": 1,
+            "step": self.step,
+            "config": config_to_dict(self.config),
+            "num_images": len(self.images),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+        }
+        save_torch(self.paths.checkpoints / f"step-{self.step:09d}.pt", payload)
+        for old in sorted(self.paths.checkpoints.glob("step-*.pt"))[:-KEEP_CHECKPOINTS]:
+            old.unlink()
+
+    def _restore(self, payload: dict) -> None:
+        if payload["num_images"] != len(self.images):
+            raise DataError(f"the checkpoint was trained on {payload['num_images']} images, the data has {len(self.images)}", self.paths.root)
+        saved = load_config(ExperimentConfig, payload["config"])
+        if saved.model != self.config.model:
+            raise DataError("the model config differs from the checkpoint's; resume with the run's config.yaml", self.paths.root)
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        torch.set_rng_state(payload["rng"]["torch"])
+        if payload["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+        self.step = payload["step"]
+
+    # ----------------------------------------------------------------- samples
+    @torch.no_grad()
+    def write_samples(self) -> None:
+        from mvaug.io.images import write_png
+        from mvaug.viz.analogy import analogy_grid, interpolation_grid, pairs_grid
+
+        was_training = self.model.training
+        self.model.eval()
+        index = self._fixed.to(self.device)
+        images = self.images.float_images(self._fixed).to(self.device)
+        style, content = self.model.codes(index, images)
+        generate = self.model.generator
+        prefix = self.paths.samples / f"step-{self.step:09d}"
+        write_png(f"{prefix}-reconstruction.png", pairs_grid(images, generate(style, content)))
+        write_png(f"{prefix}-analogy.png", analogy_grid(generate, style, content, images, images))
+        if len(index) >= 2:
+            write_png(f"{prefix}-interpolation.png", interpolation_grid(generate, style[:2], content[:2]))
+        self.model.train(was_training)
+
+    # ----------------------------------------------------------------- stage 2
+    def fit_encoders(self, max_steps: int | None = None) -> dict:
+        """Eq. 6: E_s, E_c regress the learned embeddings with L1; then write RUN/model.pt."""
+        from tqdm import tqdm
+
+        from mvaug.disentangle.generator import Encoder
+
+        cfg, m = self.config.train, self.config.model
+        if not m.latent_optimization:  # amortised: the encoders were trained with the generator
+            self.save_model(self.model.style_encoder, self.model.content_encoder)
+            return {}
+        torch.manual_seed(cfg.seed + 1)
+        encoders = torch.nn.ModuleDict({"style": Encoder(m.style_dim, m.image_size), "content": Encoder(m.content_dim, m.image_size)}).to(self.device)
+        optimizer = torch.optim.Adam(encoders.parameters(), lr=self.config.optim.lr_networks, betas=self.config.optim.betas)
+        start = 0
+        latest = self.paths.latest_checkpoint("encoders-step-")
+        if latest is not None:
+            payload = load_torch(latest, self.device)
+            encoders.load_state_dict(payload["encoders"])
+            optimizer.load_state_dict(payload["optimizer"])
+            start = payload["step"]
+        end = cfg.encoder_steps if max_steps is None else min(cfg.encoder_steps, start + max_steps)
+        targets_s, targets_c = self.model.style.weight.detach(), self.model.content.weight.detach()
+        record: dict = {}
+        for step in tqdm(range(start, end), desc="stage 2", unit="step", disable=not self.progress, dynamic_ncols=True):
+            index = batch_indices(step, len(self.images), cfg.batch_size, cfg.seed + 7)
+            images = self.images.float_images(index).to(self.device)
+            index = index.to(self.device)
+            loss_s = (encoders["style"](images) - targets_s[index]).abs().mean()
+            loss_c = (encoders["content"](images) - targets_c[index]).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            (loss_s + loss_c).backward()
+            optimizer.step()
+            if (step + 1) % cfg.log_every == 0 or step + 1 == end:
+                record = {"stage": 2, "step": step + 1, "encoder_style_l1": float(loss_s.detach()), "encoder_content_l1": float(loss_c.detach())}
+                with self.paths.log.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
+                payload = {"format": CHECKPOINT_FORMAT, "stage": 2, "step": step + 1, "encoders": encoders.state_dict(), "optimizer": optimizer.state_dict()}
+                save_torch(self.paths.checkpoints / f"encoders-step-{step + 1:09d}.pt", payload)
+                for old in sorted(self.paths.checkpoints.glob("encoders-step-*.pt"))[:-KEEP_CHECKPOINTS]:
+                    old.unlink()
+        if end >= cfg.encoder_steps:
+            self.save_model(encoders["style"], encoders["content"])
+        return record
+
+    def save_model(self, style_encoder: torch.nn.Module, content_encoder: torch.nn.Module) -> None:
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "stage": "final",
+            "step": self.step,
+            "config": config_to_dict(self.config),
+            "num_images": len(self.images),
+            "generator": self.model.generator.state_dict(),
+            "style_encoder": style_encoder.state_dict(),
+            "content_encoder": content_encoder.state_dict(),
+            "recon_loss": self.recon_name,
+        }
+        if self.config.model.latent_optimization:
+            payload["style_embeddings"] = self.model.style.weight.detach().cpu()
+            payload["content_embeddings"] = self.model.content.weight.detach().cpu()
+        save_torch(self.paths.model, payload)

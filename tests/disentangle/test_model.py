@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from mvaug.config import load_config
+from mvaug.disentangle.config import CapacityConfig, ExperimentConfig, ModelConfig
+from mvaug.disentangle.generator import Encoder, Generator
+from mvaug.disentangle.model import DisentangleModel, information_bottleneck
+from mvaug.disentangle.recon import l1_loss
+from mvaug.errors import ConfigError
+from tests.disentangle.conftest import tiny_config
+
+
+@pytest.mark.parametrize("fusion", ["multiple", "single", "concat"])
+@pytest.mark.parametrize("norm", ["l2", "instance", "none"])
+def test_generator_shapes_and_range(fusion, norm):
+    config = ModelConfig(fusion=fusion, norm=norm)
+    out = Generator(config)(torch.randn(3, 256), torch.randn(3, 128))
+    assert out.shape == (3, 3, 64, 64) and out.min() >= 0 and out.max() <= 1
+
+
+def test_generator_128_and_encoders():
+    config = ModelConfig(image_size=128, channels=(64, 64, 32, 32, 16, 16))
+    assert Generator(config)(torch.randn(2, 256), torch.randn(2, 128)).shape == (2, 3, 128, 128)
+    assert Encoder(128, 128)(torch.rand(2, 3, 128, 128)).shape == (2, 128)
+    with pytest.raises(ValueError, match="channels needs 6 widths"):
+        ModelConfig(image_size=128)
+
+
+def test_style_modulates_every_layer_only_with_multiple_fusion():
+    """In 'multiple' the per-layer blocks see the style; 'single' fuses once, so its layer convs have no style input."""
+    multiple = Generator(ModelConfig(fusion="multiple"))
+    single = Generator(ModelConfig(fusion="single"))
+    assert len(multiple.layer_fusions) == len(multiple.stages) + 2
+    assert not hasattr(single, "layer_fusions")
+
+
+def test_information_bottleneck_hand_computed():
+    cfg = ExperimentConfig().loss
+    cfg.content_capacity = CapacityConfig(gamma=2.0, start=1.0, end=3.0, steps=10)
+    cfg.style_capacity = CapacityConfig(gamma=0.5, start=0.0, end=0.0, steps=1)
+    style = torch.tensor([[1.0, 1.0], [2.0, 0.0]])  # ||s||^2 = 2, 4 -> mean 3
+    content = torch.tensor([[3.0, 0.0]])  # ||c||^2 = 9
+    # step 5: C_c = 2; 2 * |9 - 2| + 0.5 * |3 - 0| = 15.5
+    assert float(information_bottleneck(style, content, cfg, 5)) == pytest.approx(15.5)
+    assert cfg.content_capacity.capacity(100) == 3.0
+
+
+def test_loss_terms_follow_the_switches(squares):
+    config = tiny_config()
+    model = DisentangleModel(config, len(squares))
+    index = torch.arange(4)
+    losses, recon = model.loss_dict(index, squares.float_images(index), 0, l1_loss)
+    assert set(losses) == {"perceptual", "ib", "total"} and recon.shape == (4, 3, 32, 32)
+    assert float(losses["total"]) == pytest.approx(5 * float(losses["perceptual"]) + float(losses["ib"]), rel=1e-5)
+    config.loss.w_ib = 0.0
+    config.loss.w_id = 1.0
+    feats = lambda x: [x, x.mean(1, keepdim=True)]  # noqa: E731 - a stand-in Phi
+    losses, _ = DisentangleModel(config, len(squares)).loss_dict(index, squares.float_images(index), 0, l1_loss, feats)
+    assert set(losses) == {"perceptual", "id", "total"} and float(losses["id"]) > 0
+
+
+def test_reparametric_noise_warmup_and_eval_mode():
+    config = tiny_config(noise_std=1.0, noise_warmup_steps=10)
+    model = DisentangleModel(config, 4)
+    code = torch.zeros(1000, 8)
+    assert model.noise_std(5) == pytest.approx(0.5)
+    assert float(model.reparametrize(code, 5).std()) == pytest.approx(0.5, rel=0.05)
+    model.eval()
+    assert torch.equal(model.reparametrize(code, 5), code)
+    assert DisentangleModel(tiny_config(noise_std=0.0), 4).noise_std(100) == 0.0
+
+
+def test_param_groups_split_networks_and_embeddings():
+    model = DisentangleModel(tiny_config(), 10)
+    groups = model.param_groups()
+    assert [p.shape for p in groups["embeddings"]] == [(10, 16), (10, 8)]
+    assert sum(p.numel() for p in groups["networks"]) == sum(p.numel() for p in model.generator.parameters())
+    amortised = DisentangleModel(tiny_config(latent_optimization=False), 10)
+    assert amortised.param_groups()["embeddings"] == []
+    codes = amortised.codes(torch.arange(2), torch.rand(2, 3, 32, 32))
+    assert codes[0].shape == (2, 16) and codes[1].shape == (2, 8)
+
+
+def test_unknown_key_in_experiment_config_is_named():
+    with pytest.raises(ConfigError, match=r"unknown key 'model.fuson'; did you mean 'fusion'"):
+        load_config(ExperimentConfig, {"model": {"fuson": "single"}})

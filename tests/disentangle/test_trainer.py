@@ -1,0 +1,123 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mvaug.cli.main import cli
+from mvaug.disentangle.trainer import Trainer, batch_indices, load_torch
+from mvaug.errors import DataError
+from mvaug.io.images import write_png
+from tests.disentangle.conftest import square_images, tiny_config
+
+VARIANTS = {
+    "multiple-l2": {},
+    "multiple-instance": {"norm": "instance"},
+    "multiple-none": {"norm": "none"},
+    "single-l2": {"fusion": "single"},
+    "concat": {"fusion": "concat"},
+    "no-reparam": {"noise_std": 0.0},
+    "amortised": {"latent_optimization": False},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_configuration_trains_two_steps(variant, squares, tmp_path):
+    config = tiny_config(**VARIANTS[variant])
+    config.train.steps, config.train.encoder_steps = 2, 2
+    trainer = Trainer(config, squares, tmp_path / variant, torch.device("cpu"), progress=False)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.start(resume=False)
+    record = trainer.train()
+    trainer.fit_encoders()
+    assert record["step"] == 2 and record["total"] > 0
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("generator.") for k in changed)
+    payload = load_torch(tmp_path / variant / "model.pt")
+    assert payload["generator"] and payload["style_encoder"] and payload["content_encoder"]
+    assert (tmp_path / variant / "samples/step-000000002-analogy.png").is_file()
+
+
+def test_batches_cover_each_epoch_once_and_repeat_with_the_seed():
+    seen = torch.cat([batch_indices(s, 20, 5, seed=3) for s in range(4)])
+    assert sorted(seen.tolist()) == list(range(20))
+    assert torch.equal(batch_indices(5, 20, 5, 3), batch_indices(5, 20, 5, 3))
+    assert not torch.equal(batch_indices(4, 20, 5, 3), batch_indices(0, 20, 5, 3))  # epoch 1 reshuffles
+
+
+def test_resume_continues_exactly(squares, tmp_path):
+    straight = Trainer(tiny_config(), squares, tmp_path / "a", torch.device("cpu"), progress=False)
+    straight.start(resume=False)
+    straight.train()
+    first = Trainer(tiny_config(), squares, tmp_path / "b", torch.device("cpu"), progress=False)
+    first.start(resume=False)
+    first.train(max_steps=3)  # checkpoint at step 3, then the process "ends"
+    resumed = Trainer(tiny_config(), squares, tmp_path / "b", torch.device("cpu"), progress=False)
+    resumed.start(resume=True)
+    assert resumed.step == 3
+    resumed.train()
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    with pytest.raises(DataError, match="already holds a run"):
+        Trainer(tiny_config(), squares, tmp_path / "b", torch.device("cpu"), progress=False).start(resume=False)
+
+
+def _image_folder(tmp_path):
+    folder = tmp_path / "images"
+    for name, image in zip(square_images().names, square_images().images):
+        write_png(folder / f"{name}.png", image.permute(1, 2, 0).numpy())
+    return folder
+
+
+def _config_file(tmp_path, steps: int):
+    import yaml
+
+    from mvaug.config import config_to_dict
+
+    config = tiny_config()
+    config.train.steps, config.train.checkpoint_every, config.train.encoder_steps = steps, 2, 2
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config_to_dict(config)))
+    return path
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    """A real process is killed (SIGKILL) mid-way; --resume finishes with the weights of an uninterrupted run."""
+    data, config = _image_folder(tmp_path), _config_file(tmp_path, steps=40)
+    base = [sys.executable, "-m", "mvaug.cli.main", "train", "--config", str(config), "--data", str(data), "--device", "cpu", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([*base, "--out", str(tmp_path / "straight")], check=True, env=env, capture_output=True)
+    proc = subprocess.Popen([*base, "--out", str(tmp_path / "killed")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt_dir = tmp_path / "killed/checkpoints"
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(ckpt_dir.glob("step-00000001*.pt")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed/model.pt").exists(), "the run finished before it could be killed"
+    subprocess.run([*base, "--out", str(tmp_path / "killed"), "--resume"], check=True, env=env, capture_output=True)
+    a, b = load_torch(tmp_path / "straight/model.pt"), load_torch(tmp_path / "killed/model.pt")
+    for key in a["generator"]:
+        torch.testing.assert_close(b["generator"][key], a["generator"][key], rtol=0, atol=0)
+    torch.testing.assert_close(b["content_embeddings"], a["content_embeddings"], rtol=0, atol=0)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "killed/log.jsonl").read_text().splitlines() if "stage" not in line]
+    assert steps[-1] == 40
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    data, config = _image_folder(tmp_path), _config_file(tmp_path, steps=2)
+    runner = CliRunner()
+    args = ["train", "--config", str(config), "--data", str(data), "--device", "cpu", "--quiet"]
+    bad_key = runner.invoke(cli, [*args, "--out", str(tmp_path / "r"), "--set", "train.stpes=3"])
+    assert bad_key.exit_code == 2 and "unknown key 'train.stpes'; did you mean 'steps'" in bad_key.output
+    missing = runner.invoke(cli, [*args[:4], str(tmp_path / "nowhere"), *args[5:], "--out", str(tmp_path / "r")])
+    assert missing.exit_code == 2 and "nowhere" in missing.output and "Traceback" not in missing.output
+    ok = runner.invoke(cli, [*args, "--out", str(tmp_path / "r"), "--set", "train.steps=2"])
+    assert ok.exit_code == 0, ok.output
+    again = runner.invoke(cli, [*args, "--out", str(tmp_path / "r")])
+    assert again.exit_code == 2 and "--resume" in again.output
