@@ -50,6 +50,7 @@ def demo(out, models, workers, seed) -> None:
 
 def _register() -> None:
     from mvaug.cli.data import data
+    from mvaug.cli.evaluate import eval_disentangle
     from mvaug.cli.synth import synth_chairs
     from mvaug.cli.train import train
     from mvaug.cli.voxels import voxels
@@ -59,6 +60,7 @@ def _register() -> None:
     cli.add_command(data)
     cli.add_command(voxels)
     cli.add_command(train)
+    cli.add_command(eval_disentangle)
 
 
 _register()

@@ -27,7 +27,9 @@ class ModelConfig:
     latent_optimization: bool = True
     """Per-image embeddings optimised directly; False trains amortised encoders instead (Fig. 12a)."""
     noise_std: float = 1.0
-    """Reparametric module R: std of the N(0, sigma^2 I) noise added to both codes while training; 0 = off (Fig. 12b)."""
+    """Reparametric module R: std of the N(0, sigma^2 I) noise added to the content code while training; 0 = off (Fig. 12b)."""
+    style_noise_std: float | None = None
+    """Std of R's noise on the style code; None = the same as noise_std (the paper: sigma = 1 on both)."""
     noise_warmup_steps: int = 0
     """Ramp the noise std linearly from 0 to noise_std over this many steps (0 = full noise from the start)."""
     embedding_init_std: float = 0.05
@@ -39,7 +41,7 @@ class ModelConfig:
             raise ValueError(f"image_size must be 32, 64 or 128, got {self.image_size}")
         if len(self.channels) != stages + 1:
             raise ValueError(f"channels needs {stages + 1} widths for {self.image_size}x{self.image_size} (4x4 plus {stages} stages), got {len(self.channels)}")
-        if self.noise_std < 0 or self.noise_warmup_steps < 0:
+        if self.noise_std < 0 or self.noise_warmup_steps < 0 or (self.style_noise_std or 0) < 0:
             raise ValueError("noise_std and noise_warmup_steps must be non-negative")
 
 

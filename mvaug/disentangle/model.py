@@ -49,16 +49,22 @@ class DisentangleModel(nn.Module):
             return self.style(index), self.content(index)
         return self.style_encoder(images), self.content_encoder(images)
 
-    def noise_std(self, step: int) -> float:
+    def noise_std(self, step: int, style: bool = False) -> float:
+        """R's noise std at ``step`` for the content (or the style) code, after the linear warm-up."""
         m = self.config.model
+        sigma = m.noise_std if not style or m.style_noise_std is None else m.style_noise_std
         if m.noise_warmup_steps <= 0:
-            return m.noise_std
-        return m.noise_std * min(step / m.noise_warmup_steps, 1.0)
+            return sigma
+        return sigma * min(step / m.noise_warmup_steps, 1.0)
 
-    def reparametrize(self, code: torch.Tensor, step: int) -> torch.Tensor:
+    def reparametrize(self, code: torch.Tensor, step: int, style: bool = False) -> torch.Tensor:
         """R: code + sigma * N(0, I) while training (Sec. 3.2); identity in eval mode."""
-        sigma = self.noise_std(step)
+        sigma = self.noise_std(step, style)
         return code + sigma * torch.randn_like(code) if self.training and sigma > 0 else code
+
+    def forward(self, *args, **kwargs):
+        """The training forward pass (what DistributedDataParallel calls): :meth:`loss_dict`."""
+        return self.loss_dict(*args, **kwargs)
 
     def loss_dict(
         self,
@@ -71,7 +77,7 @@ class DisentangleModel(nn.Module):
         """Named loss terms of Eq. 5 (weighted ones and their sum under 'total') and the reconstructions."""
         cfg = self.config.loss
         style, content = self.codes(index, images)
-        s_noisy, c_noisy = self.reparametrize(style, step), self.reparametrize(content, step)
+        s_noisy, c_noisy = self.reparametrize(style, step, style=True), self.reparametrize(content, step)
         recon = self.generator(s_noisy, c_noisy)  # x = G(R(s_i), R(c_i))
         losses = {"perceptual": recon_loss(recon, images)}
         if cfg.w_ib > 0:

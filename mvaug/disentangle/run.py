@@ -73,14 +73,19 @@ def run_training(
     stage: str = "all",
     progress: bool = True,
 ) -> TrainResult:
-    """Train stage 1 (unless ``stage == 'encoders'``) then stage 2 (unless ``stage == 'generator'``)."""
+    """Train stage 1 (unless ``stage == 'encoders'``) then stage 2 (unless ``stage == 'generator'``).
+
+    Under ``torchrun`` stage 1 runs data-parallel on every process and stage 2 on rank 0.
+    """
     from mvaug.disentangle.data import load_image_set
+    from mvaug.disentangle.distributed import init_distributed
     from mvaug.disentangle.trainer import Trainer, load_torch, resolve_device
 
     run_dir = Path(out)
     config = resolve_config(config_path, list(overrides), run_dir, resume or stage == "encoders")
     images = load_image_set(data, config.model.image_size, config.data.kind, config.data.split, config.data.limit, progress)
-    trainer = Trainer(config, images, run_dir, resolve_device(device), progress)
+    dist, torch_device = init_distributed(resolve_device(device))
+    trainer = Trainer(config, images, run_dir, torch_device, progress and dist.is_main, dist)
     last: dict = {}
     if stage in ("all", "generator"):
         trainer.start(resume)
@@ -90,6 +95,6 @@ def run_training(
         if latest is None:
             raise ConfigError("--stage encoders needs a finished stage 1 in the run folder", run_dir)
         trainer._restore(load_torch(latest, trainer.device))
-    if stage in ("all", "encoders") and trainer.step >= config.train.steps:
+    if stage in ("all", "encoders") and trainer.step >= config.train.steps and dist.is_main:
         last = trainer.fit_encoders(None if stage == "encoders" else max_steps) or last
     return TrainResult(run_dir, trainer.step, last)

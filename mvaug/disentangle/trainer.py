@@ -28,6 +28,7 @@ import torch
 from mvaug.config import config_to_dict, load_config, save_config
 from mvaug.disentangle.config import ExperimentConfig
 from mvaug.disentangle.data import ImageSet
+from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.model import DisentangleModel
 from mvaug.errors import DataError
 from mvaug.io.atomic import atomic_write_bytes
@@ -110,11 +111,26 @@ def load_torch(path: Path, device: torch.device | str = "cpu") -> dict:
 class Trainer:
     """Stage 1 and stage 2 of the paper's training on one device."""
 
-    def __init__(self, config: ExperimentConfig, images: ImageSet, run_dir: str | Path, device: torch.device, progress: bool = True):
-        self.config, self.images, self.device, self.progress = config, images, device, progress
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        images: ImageSet,
+        run_dir: str | Path,
+        device: torch.device,
+        progress: bool = True,
+        dist: DistributedContext = DistributedContext(),
+    ):
+        self.config, self.images, self.device, self.dist = config, images, device, dist
+        self.progress = progress and dist.is_main
         self.paths = RunPaths(Path(run_dir))
         seed_everything(config.train.seed)
         self.model = DisentangleModel(config, len(images)).to(device)
+        self.forward = self.model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forward = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+            torch.manual_seed(config.train.seed + 1000 * dist.rank)  # independent noise per rank
         groups = self.model.param_groups()
         opt = config.optim
         self.optimizer = torch.optim.Adam(
@@ -141,8 +157,9 @@ class Trainer:
             return
         if latest is not None or self.paths.model.exists():
             raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, self.paths.config)
+        if self.dist.is_main:
+            self.paths.root.mkdir(parents=True, exist_ok=True)
+            save_config(self.config, self.paths.config)
 
     def train(self, max_steps: int | None = None) -> dict:
         """Stage 1 up to ``config.train.steps`` (or ``max_steps``); returns the last logged record."""
@@ -159,6 +176,8 @@ class Trainer:
             self.step += 1
             window_images += cfg.batch_size
             bar.update()
+            if not self.dist.is_main:
+                continue
             if self.step % cfg.log_every == 0 or self.step == end:
                 elapsed = time.perf_counter() - window_start
                 record = self._log(losses, window_images / max(elapsed, 1e-9))
@@ -169,15 +188,16 @@ class Trainer:
             if self.step % cfg.sample_every == 0 or self.step == end:
                 self.write_samples()
         bar.close()
+        self.dist.barrier()
         return record
 
     def _train_step(self) -> dict[str, torch.Tensor]:
         cfg = self.config.train
-        index = batch_indices(self.step, len(self.images), cfg.batch_size, cfg.seed)
+        index = self.dist.local_slice(batch_indices(self.step, len(self.images), cfg.batch_size, cfg.seed))
         images = self.images.float_images(index).to(self.device, non_blocking=True)
         index = index.to(self.device)
         with self._autocast():
-            losses, _ = self.model.loss_dict(index, images, self.step, self.recon_loss, self.id_features)
+            losses, _ = self.forward(index, images, self.step, self.recon_loss, self.id_features)
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.optimizer.step()
@@ -190,6 +210,7 @@ class Trainer:
     def _log(self, losses: dict[str, torch.Tensor], images_per_s: float) -> dict:
         record = {"step": self.step, **{k: float(v.detach()) for k, v in losses.items()}, "images_per_s": images_per_s}
         record["noise_std"] = self.model.noise_std(self.step)
+        record["style_noise_std"] = self.model.noise_std(self.step, style=True)
         record["content_capacity"] = self.config.loss.content_capacity.capacity(self.step)
         if self.config.model.latent_optimization:
             record["style_norm2"] = float(self.model.style.weight.detach().pow(2).sum(1).mean())

@@ -1,0 +1,28 @@
+"""Run by tests/disentangle/test_distributed.py under torchrun: train a few steps, dump this rank's state."""
+
+import sys
+from pathlib import Path
+
+import torch
+
+from mvaug.disentangle.distributed import init_distributed
+from mvaug.disentangle.trainer import Trainer, batch_indices
+from tests.disentangle.conftest import square_images, tiny_config
+
+
+def main(out: Path) -> None:
+    dist, device = init_distributed(torch.device("cpu"))
+    config = tiny_config()
+    config.train.steps = 4
+    images = square_images()
+    trainer = Trainer(config, images, out / "run", device, progress=False, dist=dist)
+    initial = {"style": trainer.model.style.weight.detach().clone(), "content": trainer.model.content.weight.detach().clone()}
+    trainer.start(resume=False)
+    trainer.train()
+    seen = torch.cat([batch_indices(s, len(images), config.train.batch_size, config.train.seed) for s in range(4)]).unique()
+    torch.save({"rank": dist.rank, "world": dist.world_size, "state": trainer.model.state_dict(), "initial": initial, "seen": seen}, out / f"rank{dist.rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
