@@ -26,7 +26,7 @@ def load_config(cls: type[T], source: str | os.PathLike | dict | None = None, ov
     data: Any = {}
     if isinstance(source, (str, os.PathLike)):
         where = Path(source)
-        data = _read_yaml(where)
+        data = read_yaml(where)
     elif source is not None:
         data = dict(source)
     if not isinstance(data, dict):
@@ -53,7 +53,7 @@ def save_config(config: Any, path: str | os.PathLike) -> None:
     atomic_write_text(path, dump_config(config))
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     import yaml
 
     try:
@@ -81,11 +81,28 @@ def _build(cls: type, data: dict, where: Path | None, prefix: str) -> Any:
         raise ConfigError(f"unknown key '{prefix}{key}'{hint}", where)
     values = {}
     for name, value in data.items():
+        default = _field_default(fields[name])
+        if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict) and default is not None:
+            value = merged(config_to_dict(default), value)  # a partial section keeps the field's own defaults
         values[name] = _convert(hints[name], value, where, f"{prefix}{name}")
     try:
         return cls(**values)
     except ValueError as err:
         raise ConfigError(f"{prefix.rstrip('.') + ': ' if prefix else ''}{err}", where) from None
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def merged(base: dict, update: dict) -> dict:
+    """``base`` with ``update`` applied, recursing into nested mappings."""
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _convert(hint: Any, value: Any, where: Path | None, key: str) -> Any:

@@ -82,3 +82,20 @@ def test_shipped_configs_load():
     dense = load_config(SynthChairsConfig, root / "synth_chairs_dense.yaml")
     assert dense.dense and dense.view_count == 62 and dense.split == (0.8, 0.1, 0.1)
     assert load_config(SynthChairsConfig, root / "synth_chairs.yaml").models == 1000
+
+
+@dataclass
+class Capacity:
+    gamma: float = 0.0
+    end: float = 0.0
+
+
+@dataclass
+class WithDefaults:
+    content: Capacity = field(default_factory=lambda: Capacity(gamma=1.0, end=5.0))
+
+
+def test_partial_section_keeps_the_fields_own_defaults():
+    """Overriding one key of a nested section must not reset its siblings to the class defaults."""
+    cfg = load_config(WithDefaults, {"content": {"end": 9.0}})
+    assert cfg.content == Capacity(gamma=1.0, end=9.0)

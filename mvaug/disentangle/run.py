@@ -27,16 +27,9 @@ def parse_overrides(pairs: list[str]) -> dict:
     return tree
 
 
-def merge(base: dict, overrides: dict) -> dict:
-    out = dict(base)
-    for key, value in overrides.items():
-        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def resolve_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool):
     """The experiment config: the run's own config.yaml when resuming, else the given file; then --set."""
-    from mvaug.config import _read_yaml, load_config
+    from mvaug.config import load_config, merged, read_yaml
     from mvaug.disentangle.config import ExperimentConfig
 
     saved = run_dir / "config.yaml"
@@ -46,11 +39,11 @@ def resolve_config(config_path: str | Path | None, overrides: list[str], run_dir
         source = Path(config_path)
     else:
         source = None
-    data = _read_yaml(source) if source is not None else {}
+    data = read_yaml(source) if source is not None else {}
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of keys to values at the top level", source)
     try:
-        return load_config(ExperimentConfig, merge(data, parse_overrides(overrides)))
+        return load_config(ExperimentConfig, merged(data, parse_overrides(overrides)))
     except ConfigError as err:
         raise ConfigError(err.message, err.path or source) from None
 
