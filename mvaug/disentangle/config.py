@@ -30,6 +30,8 @@ class ModelConfig:
     """Reparametric module R: std of the N(0, sigma^2 I) noise added to the content code while training; 0 = off (Fig. 12b)."""
     style_noise_std: float | None = None
     """Std of R's noise on the style code; None = the same as noise_std (the paper: sigma = 1 on both)."""
+    style_delay_steps: int = 0
+    """Content learns first: for this many steps the generator gets a zero style code (0 = off; not in the paper)."""
     noise_warmup_steps: int = 0
     """Ramp the noise std linearly from 0 to noise_std over this many steps (0 = full noise from the start)."""
     embedding_init_std: float = 0.05

@@ -78,6 +78,8 @@ class DisentangleModel(nn.Module):
         cfg = self.config.loss
         style, content = self.codes(index, images)
         s_noisy, c_noisy = self.reparametrize(style, step, style=True), self.reparametrize(content, step)
+        if step < self.config.model.style_delay_steps:
+            s_noisy = torch.zeros_like(s_noisy)  # content learns first
         recon = self.generator(s_noisy, c_noisy)  # x = G(R(s_i), R(c_i))
         losses = {"perceptual": recon_loss(recon, images)}
         if cfg.w_ib > 0:

@@ -61,6 +61,11 @@ def batch_indices(step: int, num_images: int, batch_size: int, seed: int) -> tor
     return order[position * batch_size : (position + 1) * batch_size]
 
 
+def sample_indices(num_images: int, count: int = 8) -> torch.Tensor:
+    """Images spread evenly over the data set, so the grids show different objects and poses."""
+    return torch.linspace(0, num_images - 1, min(count, num_images)).round().long().unique()
+
+
 @dataclass
 class RunPaths:
     root: Path
@@ -146,7 +151,7 @@ class Trainer:
         self.recon_loss, self.recon_name = build_recon_loss(config.loss, device)
         self.id_features = build_id_features(config.loss, device)
         self.step = 0
-        self._fixed = torch.arange(min(8, len(images)))  # images shown in the sample grids
+        self._fixed = sample_indices(len(images))  # images shown in the sample grids
 
     # ----------------------------------------------------------------- stage 1
     def start(self, resume: bool) -> None:
@@ -218,7 +223,22 @@ class Trainer:
         record["recon_loss"] = self.recon_name
         with self.paths.log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+        if self._tensorboard() is not None:
+            for key, value in record.items():
+                if isinstance(value, float):
+                    self._tb.add_scalar(f"train/{key}", value, self.step)
         return record
+
+    def _tensorboard(self):
+        """A SummaryWriter on RUN/tensorboard when the tensorboard package is installed, else None."""
+        if not hasattr(self, "_tb"):
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is optional; log.jsonl is always written
+                self._tb = None
+            else:
+                self._tb = SummaryWriter(str(self.paths.root / "tensorboard"))
+        return self._tb
 
     def _checkpoint(self) -> None:
         payload = {

@@ -84,3 +84,23 @@ def test_param_groups_split_networks_and_embeddings():
 def test_unknown_key_in_experiment_config_is_named():
     with pytest.raises(ConfigError, match=r"unknown key 'model.fuson'; did you mean 'fusion'"):
         load_config(ExperimentConfig, {"model": {"fuson": "single"}})
+
+
+def test_style_delay_hides_the_style_from_the_generator(squares):
+    """With style_delay_steps, early steps give the style embeddings no gradient: only content learns."""
+    model = DisentangleModel(tiny_config(style_delay_steps=5, noise_std=0.0), len(squares))
+    index = torch.arange(4)
+    losses, _ = model.loss_dict(index, squares.float_images(index), 2, l1_loss)
+    losses["total"].backward()
+    assert float(model.style.weight.grad.abs().sum()) == 0.0
+    assert float(model.content.weight.grad.abs().sum()) > 0.0
+    model.zero_grad()
+    losses, _ = model.loss_dict(index, squares.float_images(index), 5, l1_loss)
+    losses["perceptual"].backward()
+    assert float(model.style.weight.grad.abs().sum()) > 0.0
+
+
+def test_style_noise_can_differ_from_content_noise():
+    model = DisentangleModel(tiny_config(noise_std=0.5, style_noise_std=2.0), 4)
+    assert (model.noise_std(0), model.noise_std(0, style=True)) == (0.5, 2.0)
+    assert DisentangleModel(tiny_config(noise_std=0.5), 4).noise_std(0, style=True) == 0.5

@@ -121,3 +121,10 @@ def test_cli_errors_are_one_line(tmp_path):
     assert ok.exit_code == 0, ok.output
     again = runner.invoke(cli, [*args, "--out", str(tmp_path / "r")])
     assert again.exit_code == 2 and "--resume" in again.output
+
+
+def test_sample_grids_show_images_from_across_the_data_set():
+    from mvaug.disentangle.trainer import sample_indices
+
+    assert sample_indices(992).tolist() == [0, 142, 283, 425, 566, 708, 849, 991]
+    assert sample_indices(3).tolist() == [0, 1, 2]
