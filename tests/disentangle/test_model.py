@@ -92,7 +92,7 @@ def test_style_delay_hides_the_style_from_the_generator(squares):
     index = torch.arange(4)
     losses, _ = model.loss_dict(index, squares.float_images(index), 2, l1_loss)
     losses["total"].backward()
-    assert float(model.style.weight.grad.abs().sum()) == 0.0
+    assert model.style.weight.grad is None or float(model.style.weight.grad.abs().sum()) == 0.0
     assert float(model.content.weight.grad.abs().sum()) > 0.0
     model.zero_grad()
     losses, _ = model.loss_dict(index, squares.float_images(index), 5, l1_loss)
