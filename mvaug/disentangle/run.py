@@ -72,7 +72,7 @@ def run_training(
     """
     from mvaug.disentangle.data import load_image_set
     from mvaug.disentangle.distributed import init_distributed
-    from mvaug.disentangle.trainer import Trainer, load_torch, resolve_device
+    from mvaug.disentangle.trainer import Trainer, resolve_device
 
     run_dir = Path(out)
     config = resolve_config(config_path, list(overrides), run_dir, resume or stage == "encoders")
@@ -84,10 +84,8 @@ def run_training(
         trainer.start(resume)
         last = trainer.train(max_steps)
     else:
-        latest = trainer.paths.latest_checkpoint()
-        if latest is None:
+        if not trainer.restore_latest():
             raise ConfigError("--stage encoders needs a finished stage 1 in the run folder", run_dir)
-        trainer._restore(load_torch(latest, trainer.device))
     if stage in ("all", "encoders") and trainer.step >= config.train.steps and dist.is_main:
         last = trainer.fit_encoders(None if stage == "encoders" else max_steps) or last
     return TrainResult(run_dir, trainer.step, last)

@@ -156,11 +156,9 @@ class Trainer:
     # ----------------------------------------------------------------- stage 1
     def start(self, resume: bool) -> None:
         """Create the run folder, or restore the latest checkpoint with ``resume``."""
-        latest = self.paths.latest_checkpoint()
-        if resume and latest is not None:
-            self._restore(load_torch(latest, self.device))
+        if resume and self.restore_latest():
             return
-        if latest is not None or self.paths.model.exists():
+        if self.paths.latest_checkpoint() is not None or self.paths.model.exists():
             raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
         if self.dist.is_main:
             self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -254,6 +252,14 @@ class Trainer:
         save_torch(self.paths.checkpoints / f"step-{self.step:09d}.pt", payload)
         for old in sorted(self.paths.checkpoints.glob("step-*.pt"))[:-KEEP_CHECKPOINTS]:
             old.unlink()
+
+    def restore_latest(self) -> bool:
+        """Load the latest stage-1 checkpoint of the run folder; False when there is none."""
+        latest = self.paths.latest_checkpoint()
+        if latest is None:
+            return False
+        self._restore(load_torch(latest, self.device))
+        return True
 
     def _restore(self, payload: dict) -> None:
         if payload["num_images"] != len(self.images):

@@ -128,3 +128,17 @@ def test_sample_grids_show_images_from_across_the_data_set():
 
     assert sample_indices(992).tolist() == [0, 142, 283, 425, 566, 708, 849, 991]
     assert sample_indices(3).tolist() == [0, 1, 2]
+
+
+def test_stage_two_alone_on_a_finished_stage_one(tmp_path):
+    from mvaug.disentangle.run import run_training
+    from mvaug.errors import ConfigError
+
+    data, config = _image_folder(tmp_path), _config_file(tmp_path, steps=2)
+    with pytest.raises(ConfigError, match="needs a finished stage 1"):
+        run_training(data, tmp_path / "empty", config, stage="encoders", device="cpu", progress=False)
+    run_training(data, tmp_path / "r", config, stage="generator", device="cpu", progress=False)
+    assert not (tmp_path / "r/model.pt").exists()
+    run_training(data, tmp_path / "r", config, stage="encoders", device="cpu", progress=False)
+    payload = load_torch(tmp_path / "r/model.pt")
+    assert payload["step"] == 2 and payload["style_embeddings"].shape == (24, 16)
