@@ -21,13 +21,13 @@ def run_codes(run_dir: Path, images, device: torch.device):
     from mvaug.config import load_config
     from mvaug.disentangle.config import ExperimentConfig
     from mvaug.disentangle.model import DisentangleModel
-    from mvaug.disentangle.trainer import RunPaths, load_torch
+    from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
 
     paths = RunPaths(run_dir)
     checkpoint = paths.latest_checkpoint()
     if checkpoint is None:
         raise DataError("no stage-1 checkpoint in the run folder", paths.checkpoints)
-    payload = load_torch(checkpoint, device)
+    payload = load_run_checkpoint(checkpoint, device)
     config = load_config(ExperimentConfig, payload["config"])
     if payload["num_images"] != len(images):
         raise DataError(f"the run was trained on {payload['num_images']} images, the data has {len(images)}; pass the run's training data", run_dir)

@@ -22,11 +22,8 @@ the activations for the perceptual distance of L_ID.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
-import pickle
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -306,14 +303,12 @@ def _train_step(net: InstanceDiscNet, bank: MemoryBank, optimiser: torch.optim.O
 
 
 def save_instance_net(net: InstanceDiscNet, config: InstanceDiscConfig, num_images: int, path: str | os.PathLike) -> None:
-    """Write {format, state_dict, config (plain dict), num_images} with torch.save, atomically."""
+    """Write {format, state_dict, config (plain dict), num_images}, atomically."""
     from mvaug.config import config_to_dict
-    from mvaug.io.atomic import atomic_write_bytes
+    from mvaug.io.checkpoint import save_checkpoint
 
-    buffer = io.BytesIO()
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    torch.save({"format": CHECKPOINT_FORMAT, "state_dict": state, "config": config_to_dict(config), "num_images": num_images}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_checkpoint(path, {"format": CHECKPOINT_FORMAT, "state_dict": state, "config": config_to_dict(config), "num_images": num_images})
 
 
 def load_instance_net(path: str | os.PathLike, device: str | torch.device = "cpu") -> InstanceDiscNet:
@@ -339,16 +334,9 @@ def load_instance_net(path: str | os.PathLike, device: str | torch.device = "cpu
 
 
 def _read_checkpoint(path: Path) -> dict:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataError("instance discrimination checkpoint not found", path) from None
-    except IsADirectoryError:
-        raise DataError("expected a checkpoint file, found a folder", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise DataError(f"not a readable torch checkpoint ({type(err).__name__})", path) from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"not an {CHECKPOINT_FORMAT} checkpoint (written by mvaug pretrain-id)", path)
+    from mvaug.io.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(path, CHECKPOINT_FORMAT, what="instance discrimination checkpoint (written by mvaug pretrain-id)")
     missing = [k for k in ("state_dict", "config") if k not in checkpoint]
     if missing:
         raise DataError(f"checkpoint lacks {', '.join(missing)}", path)

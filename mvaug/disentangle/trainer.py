@@ -15,7 +15,6 @@ the batches an uninterrupted one would; the noise RNG state is checkpointed too.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import time
@@ -31,7 +30,7 @@ from mvaug.disentangle.data import ImageSet
 from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.model import DisentangleModel
 from mvaug.errors import DataError
-from mvaug.io.atomic import atomic_write_bytes
+from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
 KEEP_CHECKPOINTS = 3
@@ -95,22 +94,9 @@ class RunPaths:
         return found[-1] if found else None
 
 
-def save_torch(path: Path, payload: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_torch(path: Path, device: torch.device | str = "cpu") -> dict:
-    try:
-        payload = torch.load(path, map_location=device, weights_only=False)
-    except FileNotFoundError:
-        raise DataError("checkpoint not found", path) from None
-    except Exception as err:  # torch raises many kinds of errors on damaged files
-        raise DataError(f"not a readable checkpoint ({type(err).__name__}: {err})", path) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"not an mvaug disentangler checkpoint (expected format {CHECKPOINT_FORMAT})", path)
-    return payload
+def load_run_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """A stage-1, stage-2 or final checkpoint of a run (they hold the config, so not weights-only)."""
+    return load_checkpoint(path, CHECKPOINT_FORMAT, device, weights_only=False)
 
 
 class Trainer:
@@ -249,7 +235,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
-        save_torch(self.paths.checkpoints / f"step-{self.step:09d}.pt", payload)
+        save_checkpoint(self.paths.checkpoints / f"step-{self.step:09d}.pt", payload)
         for old in sorted(self.paths.checkpoints.glob("step-*.pt"))[:-KEEP_CHECKPOINTS]:
             old.unlink()
 
@@ -258,7 +244,7 @@ class Trainer:
         latest = self.paths.latest_checkpoint()
         if latest is None:
             return False
-        self._restore(load_torch(latest, self.device))
+        self._restore(load_run_checkpoint(latest, self.device))
         return True
 
     def _restore(self, payload: dict) -> None:
@@ -310,7 +296,7 @@ class Trainer:
         start = 0
         latest = self.paths.latest_checkpoint("encoders-step-")
         if latest is not None:
-            payload = load_torch(latest, self.device)
+            payload = load_run_checkpoint(latest, self.device)
             encoders.load_state_dict(payload["encoders"])
             optimizer.load_state_dict(payload["optimizer"])
             start = payload["step"]
@@ -332,7 +318,7 @@ class Trainer:
                     handle.write(json.dumps(record) + "\n")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
                 payload = {"format": CHECKPOINT_FORMAT, "stage": 2, "step": step + 1, "encoders": encoders.state_dict(), "optimizer": optimizer.state_dict()}
-                save_torch(self.paths.checkpoints / f"encoders-step-{step + 1:09d}.pt", payload)
+                save_checkpoint(self.paths.checkpoints / f"encoders-step-{step + 1:09d}.pt", payload)
                 for old in sorted(self.paths.checkpoints.glob("encoders-step-*.pt"))[:-KEEP_CHECKPOINTS]:
                     old.unlink()
         if end >= cfg.encoder_steps:
@@ -354,4 +340,4 @@ class Trainer:
         if self.config.model.latent_optimization:
             payload["style_embeddings"] = self.model.style.weight.detach().cpu()
             payload["content_embeddings"] = self.model.content.weight.detach().cpu()
-        save_torch(self.paths.model, payload)
+        save_checkpoint(self.paths.model, payload)

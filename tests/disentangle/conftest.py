@@ -36,3 +36,12 @@ def tiny_config(**model) -> ExperimentConfig:
 @pytest.fixture
 def squares() -> ImageSet:
     return square_images()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """On two shared cores, two torch threads spin against other processes; one thread is many times faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,15 +30,6 @@ from mvaug.io.images import write_png
 MILD = AugmentConfig(crop_scale=(0.35, 1.0), jitter=(0.3, 0.3, 0.3, 0.0), grayscale_p=0.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On two shared cores, two torch threads spin against other processes; one thread is many times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def shapes(n: int, size: int, seed: int = 0) -> torch.Tensor:
     """uint8 (n, 3, size, size): a random background colour, a rectangle and a disc in random colours."""
     g = torch.Generator().manual_seed(seed)
@@ -167,7 +158,7 @@ def _torch_bytes(obj) -> bytes:
         (None, "not found"),
         (b"not a checkpoint at all", "not a readable torch checkpoint"),
         ("truncated", "not a readable torch checkpoint"),
-        (_torch_bytes({"format": "something-else", "state_dict": {}}), "not an mvaug-instance-disc-v1 checkpoint"),
+        (_torch_bytes({"format": "something-else", "state_dict": {}}), "not an mvaug-instance-disc-v1 instance discrimination checkpoint"),
         (_torch_bytes({"format": "mvaug-instance-disc-v1", "state_dict": {"w": torch.zeros(1)}, "config": {}}), "weights do not fit"),
         (_torch_bytes({"format": "mvaug-instance-disc-v1", "state_dict": {}, "config": {"feature_dim": -1}}), "invalid training config"),
     ],

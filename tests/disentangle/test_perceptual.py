@@ -20,15 +20,6 @@ from mvaug.disentangle.perceptual import (
 from mvaug.errors import ConfigError, DataError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On two shared cores, two torch threads spin against other processes; one thread is many times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def torchvision_vgg():
     """A randomly initialised torchvision vgg16 (the reference for the layer layout and weight format)."""

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from mvaug.cli.main import cli
-from mvaug.disentangle.trainer import Trainer, batch_indices, load_torch
+from mvaug.disentangle.trainer import Trainer, batch_indices, load_run_checkpoint
 from mvaug.errors import DataError
 from mvaug.io.images import write_png
 from tests.disentangle.conftest import square_images, tiny_config
@@ -38,7 +38,7 @@ def test_every_configuration_trains_two_steps(variant, squares, tmp_path):
     assert record["step"] == 2 and record["total"] > 0
     changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
     assert any(k.startswith("generator.") for k in changed)
-    payload = load_torch(tmp_path / variant / "model.pt")
+    payload = load_run_checkpoint(tmp_path / variant / "model.pt")
     assert payload["generator"] and payload["style_encoder"] and payload["content_encoder"]
     assert (tmp_path / variant / "samples/step-000000002-analogy.png").is_file()
 
@@ -101,7 +101,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     proc.wait()
     assert not (tmp_path / "killed/model.pt").exists(), "the run finished before it could be killed"
     subprocess.run([*base, "--out", str(tmp_path / "killed"), "--resume"], check=True, env=env, capture_output=True)
-    a, b = load_torch(tmp_path / "straight/model.pt"), load_torch(tmp_path / "killed/model.pt")
+    a, b = load_run_checkpoint(tmp_path / "straight/model.pt"), load_run_checkpoint(tmp_path / "killed/model.pt")
     for key in a["generator"]:
         torch.testing.assert_close(b["generator"][key], a["generator"][key], rtol=0, atol=0)
     torch.testing.assert_close(b["content_embeddings"], a["content_embeddings"], rtol=0, atol=0)
@@ -140,5 +140,5 @@ def test_stage_two_alone_on_a_finished_stage_one(tmp_path):
     run_training(data, tmp_path / "r", config, stage="generator", device="cpu", progress=False)
     assert not (tmp_path / "r/model.pt").exists()
     run_training(data, tmp_path / "r", config, stage="encoders", device="cpu", progress=False)
-    payload = load_torch(tmp_path / "r/model.pt")
+    payload = load_run_checkpoint(tmp_path / "r/model.pt")
     assert payload["step"] == 2 and payload["style_embeddings"].shape == (24, 16)

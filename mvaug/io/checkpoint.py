@@ -1,0 +1,41 @@
+"""Checkpoint files: a dict with a ``format`` tag, written atomically with ``torch.save``."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+from mvaug.errors import DataError
+from mvaug.io.atomic import atomic_write_bytes
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
+    """Serialise ``payload`` (which must carry its ``format``) and replace ``path`` in one rename."""
+    import torch
+
+    if "format" not in payload:
+        raise ValueError("a checkpoint payload needs a 'format' tag")
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, expected_format: str, device="cpu", weights_only: bool = True, what: str = "checkpoint") -> dict:
+    """Read a checkpoint of ``expected_format``; a missing, damaged or foreign file raises :class:`DataError` naming it."""
+    import torch
+
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location=device, weights_only=weights_only)
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", path) from None
+    except IsADirectoryError:
+        raise DataError(f"expected a {what} file, found a folder", path) from None
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise DataError(f"not a readable torch checkpoint ({type(err).__name__})", path) from None
+    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+        raise DataError(f"not an {expected_format} {what}", path)
+    return payload
