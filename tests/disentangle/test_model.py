@@ -57,7 +57,7 @@ def test_loss_terms_follow_the_switches(squares):
     config.loss.w_id = 1.0
     feats = lambda x: [x, x.mean(1, keepdim=True)]  # noqa: E731 - a stand-in Phi
     losses, _ = DisentangleModel(config, len(squares)).loss_dict(index, squares.float_images(index), 0, l1_loss, feats)
-    assert set(losses) == {"perceptual", "id", "total"} and float(losses["id"]) > 0
+    assert set(losses) == {"perceptual", "id", "total"} and float(losses["id"].detach()) > 0
 
 
 def test_reparametric_noise_warmup_and_eval_mode():
