@@ -101,6 +101,11 @@ class TrainConfig:
     bf16: bool = True
     """bf16 autocast on CUDA (ignored on the CPU)."""
 
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "encoder_steps", "checkpoint_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
 
 @dataclass
 class DataConfig:

@@ -105,3 +105,8 @@ def test_style_noise_can_differ_from_content_noise():
     model = DisentangleModel(tiny_config(noise_std=0.5, style_noise_std=2.0), 4)
     assert (model.noise_std(0), model.noise_std(0, style=True)) == (0.5, 2.0)
     assert DisentangleModel(tiny_config(noise_std=0.5), 4).noise_std(0, style=True) == 0.5
+
+
+def test_training_lengths_must_be_positive():
+    with pytest.raises(ConfigError, match="train: encoder_steps must be at least 1, got 0"):
+        load_config(ExperimentConfig, {"train": {"encoder_steps": 0}})
