@@ -17,15 +17,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 def read_image(path: str | os.PathLike, mode: str = "RGBA") -> np.ndarray:
     """Read an image as uint8 (H, W, C) in PIL ``mode`` ('RGBA', 'RGB' or 'L' -> (H, W)).
 
-    A missing, truncated or corrupt file raises :class:`DataError` naming it.
+    The EXIF orientation tag (photos from phones) is applied, so the array is upright. A missing, truncated or corrupt file raises :class:`DataError` naming it.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as img:
             img.load()
-            return np.asarray(img.convert(mode))
+            return np.asarray(ImageOps.exif_transpose(img).convert(mode))
     except FileNotFoundError:
         raise DataError("image not found", path) from None
     except IsADirectoryError:
