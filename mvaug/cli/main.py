@@ -51,6 +51,7 @@ def demo(out, models, workers, seed) -> None:
 def _register() -> None:
     from mvaug.cli.data import data
     from mvaug.cli.evaluate import eval_disentangle
+    from mvaug.cli.multiview import bank, eval_generate, generate
     from mvaug.cli.pretrain_id import pretrain_id
     from mvaug.cli.synth import synth_chairs
     from mvaug.cli.train import train
@@ -63,6 +64,9 @@ def _register() -> None:
     cli.add_command(train)
     cli.add_command(eval_disentangle)
     cli.add_command(pretrain_id)
+    cli.add_command(bank)
+    cli.add_command(generate)
+    cli.add_command(eval_generate)
 
 
 _register()

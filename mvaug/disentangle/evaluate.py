@@ -47,7 +47,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, pairs: int = 1000, seed:
     from mvaug.disentangle.data import load_image_set
     from mvaug.disentangle.trainer import resolve_device
     from mvaug.evaluate.disentangle_metrics import format_metrics_table, metrics_report
-    from mvaug.evaluate.image_distance import default_distance, l1_distance, ssim_distance
+    from mvaug.evaluate.image_distance import distance_by_name
     from mvaug.io.atomic import atomic_write_text
 
     run_dir = Path(run_dir)
@@ -61,7 +61,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path, pairs: int = 1000, seed:
     config = load_config(ExperimentConfig, config_file)
     images = load_image_set(data, config.model.image_size, config.data.kind, config.data.split, config.data.limit, progress)
     generate, style, content, _ = run_codes(run_dir, images, torch_device)
-    chosen = {"auto": default_distance, "ssim": ssim_distance, "l1": l1_distance}[distance]()
+    chosen = distance_by_name(distance)
     report = metrics_report(generate, style, content, images.images, images.views, images.identities, chosen, pairs, seed)
     report["run"] = str(run_dir)
     atomic_write_text(run_dir / "eval" / "metrics.json", json.dumps(report, indent=2) + "\n")

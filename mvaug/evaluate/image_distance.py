@@ -169,3 +169,14 @@ def default_distance(weights: str | os.PathLike | None = None) -> NamedDistance:
     if importlib.util.find_spec("lpips") is not None and find_backbone_weights(weights, "alex") is not None:
         return lpips_distance(weights, "alex")
     return ssim_distance()
+
+
+DISTANCE_CHOICES = ("auto", "ssim", "l1")
+
+
+def distance_by_name(name: str) -> NamedDistance:
+    """'auto' (:func:`default_distance`), 'ssim' or 'l1': the ``--distance`` option of the evaluation commands."""
+    choices = {"auto": default_distance, "ssim": ssim_distance, "l1": l1_distance}
+    if name not in choices:
+        raise ValueError(f"unknown distance {name!r}; choose from {', '.join(DISTANCE_CHOICES)}")
+    return choices[name]()

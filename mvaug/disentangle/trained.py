@@ -1,0 +1,102 @@
+"""A finished disentangler run (``RUN/model.pt``) ready for inference: encoders, generator, learned codes.
+
+Stage 2 (Eq. 6) fitted the encoders E_s and E_c to the learned embeddings, so an unseen image x
+gets s = E_s(x) and c = E_c(x), and any style can be rendered with any content as G(s, c).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mvaug.errors import DataError
+
+
+@dataclass
+class TrainedDisentangler:
+    """Inference side of a run. Images are float (B, 3, S, S) in [0, 1] with S = ``image_size``."""
+
+    run_dir: Path
+    config: object  # ExperimentConfig
+    generator: torch.nn.Module
+    style_encoder: torch.nn.Module
+    content_encoder: torch.nn.Module
+    style_embeddings: torch.Tensor | None  # (N, d_s), learned codes of the training images
+    content_embeddings: torch.Tensor | None  # (N, d_c)
+    fingerprint: str
+    device: torch.device
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
+        """Load ``RUN/model.pt`` (written at the end of ``mvaug train``); errors name the missing file."""
+        from mvaug.config import load_config
+        from mvaug.disentangle.config import ExperimentConfig
+        from mvaug.disentangle.generator import Encoder, Generator
+        from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
+
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise DataError("disentangler run folder not found", run_dir)
+        paths = RunPaths(run_dir)
+        if not paths.model.is_file():
+            raise DataError("the run has no model.pt: train it to the end first (mvaug train ... --resume)", run_dir)
+        device = torch.device(device)
+        payload = load_run_checkpoint(paths.model, device)
+        if payload.get("stage") != "final":
+            raise DataError("model.pt is not a finished disentangler", paths.model)
+        config = load_config(ExperimentConfig, payload["config"])
+        m = config.model
+        generator = Generator(m)
+        style_encoder, content_encoder = Encoder(m.style_dim, m.image_size), Encoder(m.content_dim, m.image_size)
+        generator.load_state_dict(payload["generator"])
+        style_encoder.load_state_dict(payload["style_encoder"])
+        content_encoder.load_state_dict(payload["content_encoder"])
+        for net in (generator, style_encoder, content_encoder):
+            net.to(device).eval().requires_grad_(False)
+        embeddings = [payload.get(k) for k in ("style_embeddings", "content_embeddings")]
+        embeddings = [None if e is None else e.to(device) for e in embeddings]
+        return cls(run_dir, config, generator, style_encoder, content_encoder, *embeddings, _fingerprint(payload["generator"]), device)
+
+    @property
+    def image_size(self) -> int:
+        return self.config.model.image_size
+
+    @property
+    def content_norm(self) -> str:
+        """The content prior's normalisation: 'l2' (uniform on the sphere), 'instance' (Gaussian) or 'none'."""
+        return self.config.model.norm
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """images (B, 3, S, S) -> style (B, d_s), content (B, d_c)."""
+        self._check_images(images)
+        images = images.to(self.device)
+        return self.style_encoder(images), self.content_encoder(images)
+
+    @torch.no_grad()
+    def generate(self, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        """G(s, c): style (B, d_s), content (B, d_c) -> images (B, 3, S, S) in [0, 1]."""
+        return self.generator(style.to(self.device), content.to(self.device))
+
+    def project_content(self, codes: torch.Tensor) -> torch.Tensor:
+        """Put content codes (B, d_c) on the prior's support, as the fusion block sees them (Eq. 3's norm(c))."""
+        from mvaug.disentangle.fusion import normalize_content
+
+        return normalize_content(codes, self.content_norm)
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        size = self.image_size
+        if images.ndim != 4 or images.shape[1:] != (3, size, size):
+            raise ValueError(f"expected images of shape (B, 3, {size}, {size}), got {tuple(images.shape)}")
+
+
+def _fingerprint(state: dict[str, torch.Tensor]) -> str:
+    """A short hash of the generator weights: ties files made from a run (content banks) to that run."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().float().numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,70 @@
+"""Multi-view synthesis from one image (paper Section 5): x_v = G(E_s(x), c_v) for every bank view v."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mvaug.errors import DataError
+from mvaug.multiview.bank import ContentBank
+from mvaug.multiview.views import View
+
+DEFAULT_BANK_NAME = "bank.npz"
+"""``mvaug bank build RUN`` writes RUN/bank.npz unless told otherwise; synthesis looks there first."""
+
+
+@dataclass
+class MultiViewSynthesizer:
+    """A trained disentangler plus a content bank. Images are float (B, 3, S, S) in [0, 1]."""
+
+    model: object  # TrainedDisentangler
+    bank: ContentBank
+
+    @classmethod
+    def from_run(cls, run: str | os.PathLike, bank: str | os.PathLike | ContentBank | None = None, device: str | torch.device = "cpu") -> MultiViewSynthesizer:
+        """Load RUN/model.pt and ``bank`` (a path, a loaded bank, or None for RUN/bank.npz)."""
+        from mvaug.disentangle.trained import TrainedDisentangler
+
+        model = TrainedDisentangler.from_run(run, device)
+        bank_path = None
+        if not isinstance(bank, ContentBank):
+            bank_path = Path(bank) if bank is not None else Path(run) / DEFAULT_BANK_NAME
+            if bank is None and not bank_path.is_file():
+                raise DataError(f"the run has no {DEFAULT_BANK_NAME}: build one with 'mvaug bank build {run} --data DIR' or pass --bank", run)
+            bank = ContentBank.load(bank_path)
+        bank.check_run(model.fingerprint, run, bank_path)
+        return cls(model, bank)
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @torch.no_grad()
+    def generate_batch(self, images: torch.Tensor, views: list[View] | None = None) -> tuple[list[View], torch.Tensor]:
+        """images (B, 3, S, S) -> the chosen views and generated images (B, V, 3, S, S), in one generator call."""
+        views, codes = self.bank.select(views)  # codes (V, d_c)
+        style, _ = self.model.encode(images)  # (B, d_s)
+        batch, count = style.shape[0], codes.shape[0]
+        style = style[:, None].expand(batch, count, -1).reshape(batch * count, -1)
+        content = codes.to(style.device)[None].expand(batch, count, -1).reshape(batch * count, -1)
+        out = self.model.generate(style, content)  # (B * V, 3, S, S)
+        return views, out.view(batch, count, *out.shape[1:])
+
+    def generate(self, image: str | os.PathLike | torch.Tensor, views: list[View] | list[str] | None = None) -> list:
+        """One image (a path or a (3, S, S) tensor) -> a PIL image per view."""
+        from PIL import Image
+
+        from mvaug.data.user_image import load_user_image
+        from mvaug.multiview.views import parse_view
+
+        if not isinstance(image, torch.Tensor):
+            image = load_user_image(image, self.image_size)
+        if views is not None:
+            views = [parse_view(v) if isinstance(v, str) else v for v in views]
+        _, out = self.generate_batch(image[None], views)
+        arrays = (out[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return [Image.fromarray(np.ascontiguousarray(a)) for a in arrays]

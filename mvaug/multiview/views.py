@@ -1,0 +1,92 @@
+"""Views by camera: names like ``az030_el20``, parsing of ``--views``, and the cameras of training images.
+
+A view is an (azimuth, elevation) pair in degrees in the data set's own convention (ShapeNet's
+``rendering_metadata.txt``, 3D Chairs' file names). Views without a camera (faces chosen by
+exemplar images) carry only a name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mvaug.errors import ConfigError
+
+_NAME = re.compile(r"^az(-?\d+(?:\.\d+)?)_el(-?\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class View:
+    """A named view; ``azimuth``/``elevation`` in degrees, or None for views chosen by exemplar."""
+
+    name: str
+    azimuth: float | None = None
+    elevation: float | None = None
+
+    @property
+    def has_camera(self) -> bool:
+        return self.azimuth is not None and self.elevation is not None
+
+
+def view_name(azimuth: float, elevation: float) -> str:
+    """``az030_el20``: azimuth in [0, 360) and elevation, both rounded to whole degrees."""
+    return f"az{round(azimuth % 360.0) % 360:03d}_el{round(elevation):02d}"
+
+
+def camera_view(azimuth: float, elevation: float) -> View:
+    return View(view_name(azimuth, elevation), float(azimuth) % 360.0, float(elevation))
+
+
+def parse_view(text: str) -> View:
+    """``az030_el20`` (a camera) or a plain name such as ``left`` (looked up in a bank)."""
+    text = text.strip()
+    match = _NAME.match(text)
+    if match:
+        return camera_view(float(match[1]), float(match[2]))
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", text):
+        raise ConfigError(f"view {text!r}: use 'azAAA_elEE' (degrees) or a name of letters, digits and _ . + -")
+    return View(text)
+
+
+def parse_views(text: str | None) -> list[View] | None:
+    """Comma-separated views (see :func:`parse_view`); None stays None (all views of a bank)."""
+    if text is None:
+        return None
+    views = [parse_view(p) for p in text.split(",") if p.strip()]
+    if not views:
+        raise ConfigError(f"--views {text!r} names no view")
+    return views
+
+
+def angular_gap(azimuth: np.ndarray, target: float) -> np.ndarray:
+    """|azimuth - target| wrapped to [0, 180] degrees."""
+    return np.abs((np.asarray(azimuth, dtype=np.float64) - target + 180.0) % 360.0 - 180.0)
+
+
+def training_cameras(kind: str, names: list[str]) -> np.ndarray | None:
+    """float32 (N, 2) azimuth, elevation of each training image, or None for data without cameras.
+
+    ``kind`` and ``names`` (image paths) as in :class:`mvaug.disentangle.data.ImageSet`.
+    """
+    if kind == "shapenet":
+        return _shapenet_cameras([Path(n) for n in names])
+    if kind == "chairs3d":
+        from mvaug.data.chairs3d import RENDER_NAME
+
+        matches = [RENDER_NAME.fullmatch(Path(n).name) for n in names]  # the loader checked the names
+        return np.array([(float(m[3]), float(m[2])) for m in matches], dtype=np.float32)
+    return None
+
+
+def _shapenet_cameras(paths: list[Path]) -> np.ndarray:
+    from mvaug.data.shapenet import list_views, read_cameras
+
+    rows: dict[Path, np.ndarray] = {}
+    for folder in dict.fromkeys(p.parent for p in paths):
+        views = list_views(folder)
+        cameras = read_cameras(folder, len(views))  # (V, 5): az, el, in-plane, distance, fov
+        rows.update({view: cameras[k, :2] for k, view in enumerate(views)})
+    return np.stack([rows[p] for p in paths]).astype(np.float32)

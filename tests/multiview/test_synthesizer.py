@@ -1,0 +1,56 @@
+import dataclasses
+
+import pytest
+import torch
+
+from mvaug.disentangle.data import load_image_set
+from mvaug.errors import DataError
+from mvaug.multiview.pipeline import build_bank
+from mvaug.multiview.synthesizer import MultiViewSynthesizer
+from mvaug.multiview.views import View
+
+
+@pytest.fixture(scope="module")
+def synth(tiny_run, dense_chairs):
+    build_bank(tiny_run, data=dense_chairs, device="cpu", progress=False)  # RUN/bank.npz
+    return MultiViewSynthesizer.from_run(tiny_run)
+
+
+def test_batched_generation_equals_one_generator_call_per_view(synth, dense_chairs):
+    images = load_image_set(dense_chairs, 32, progress=False).float_images(slice(0, 3))
+    views, out = synth.generate_batch(images, [View("az000_el20"), View("az012_el30"), View("az348_el20")])
+    assert out.shape == (3, 3, 3, 32, 32)
+    model = synth.model
+    _, codes = synth.bank.select(views)
+    for b in range(3):
+        style = model.style_encoder(images[b : b + 1])
+        for v in range(3):
+            expected = model.generator(style, codes[v : v + 1])[0]
+            assert torch.allclose(out[b, v], expected, atol=1e-5)
+
+
+def test_generate_from_a_file_returns_pil_images(synth, dense_chairs):
+    path = next((dense_chairs / "ShapeNetRendering").rglob("05.png"))
+    pictures = synth.generate(path, ["az000_el20", "az023_el20"])
+    assert [p.size for p in pictures] == [(32, 32), (32, 32)]
+    assert pictures[0].tobytes() != pictures[1].tobytes()
+
+
+def test_a_bank_of_another_run_is_refused(synth, tiny_run, tmp_path):
+    bank = dataclasses.replace(synth.bank, run_fingerprint="f" * 16)
+    bank.save(tmp_path / "foreign.npz")
+    with pytest.raises(DataError, match="belongs to the run"):
+        MultiViewSynthesizer.from_run(tiny_run, tmp_path / "foreign.npz")
+
+
+def test_missing_bank_and_unfinished_run_are_clear_errors(tmp_path, tiny_run):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    (copy / "bank.npz").unlink()
+    with pytest.raises(DataError, match="mvaug bank build"):
+        MultiViewSynthesizer.from_run(copy)
+    (copy / "model.pt").unlink()
+    with pytest.raises(DataError, match="no model.pt"):
+        MultiViewSynthesizer.from_run(copy)

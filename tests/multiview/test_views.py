@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from mvaug.errors import ConfigError
+from mvaug.multiview.views import angular_gap, camera_view, parse_view, parse_views, training_cameras, view_name
+
+
+def test_view_names_round_and_wrap():
+    assert view_name(11.612903, 20.0) == "az012_el20"
+    assert view_name(-30.0, 30.0) == "az330_el30"
+    assert view_name(359.7, -10.0) == "az000_el-10"
+    view = camera_view(370.0, 25.0)
+    assert view.azimuth == pytest.approx(10.0) and view.name == "az010_el25"
+
+
+def test_parse_view_forms():
+    assert parse_view("az030_el20") == camera_view(30.0, 20.0)
+    plain = parse_view("left")
+    assert plain.name == "left" and not plain.has_camera
+    assert [v.name for v in parse_views("az000_el20, front")] == ["az000_el20", "front"]
+    assert parse_views(None) is None
+    with pytest.raises(ConfigError, match="names no view"):
+        parse_views(" , ")
+    with pytest.raises(ConfigError, match="azAAA_elEE"):
+        parse_view("a view")
+
+
+def test_angular_gap_wraps_around():
+    assert angular_gap(np.array([350.0, 10.0, 180.0]), 0.0) == pytest.approx([10.0, 10.0, 180.0])
+
+
+def test_training_cameras_read_the_metadata(dense_chairs):
+    from mvaug.disentangle.data import load_image_set
+
+    images = load_image_set(dense_chairs, 32, progress=False)
+    cameras = training_cameras(images.kind, images.names)
+    assert cameras.shape == (len(images), 2)
+    manifest_views = images.views.numpy()  # dense grid: view label = file number
+    import json
+
+    dense = json.loads((dense_chairs / "synth_manifest.json").read_text())["dense_views"]
+    expected = np.array([[dense[v]["azimuth"], dense[v]["elevation"]] for v in manifest_views])
+    assert np.allclose(cameras, expected, atol=1e-4)
+    assert training_cameras("folder", images.names) is None
