@@ -42,3 +42,13 @@ def test_training_cameras_read_the_metadata(dense_chairs):
     expected = np.array([[dense[v]["azimuth"], dense[v]["elevation"]] for v in manifest_views])
     assert np.allclose(cameras, expected, atol=1e-4)
     assert training_cameras("folder", images.names) is None
+
+
+def test_training_cameras_of_3d_chairs_come_from_the_file_names(tmp_path):
+    from mvaug.data.chairs3d import Chairs3DDataset
+    from tests.data.test_chairs3d import CHAIRS, make_chairs
+
+    renders = Chairs3DDataset(make_chairs(tmp_path), image_size=None).renders
+    cameras = training_cameras("chairs3d", [str(r.path) for r in renders])
+    expected = [(az, el) for views in CHAIRS.values() for el, az in views]
+    assert sorted(map(tuple, cameras.tolist())) == sorted(expected)
