@@ -75,10 +75,23 @@ def prepare_user_image(
     path: str | os.PathLike, size: int, background: Background = WHITE, options: UserImageOptions | None = None
 ) -> UserImage:
     """As :func:`load_user_image`, keeping the notes (background estimate, framing) for the log."""
-    options = options or UserImageOptions()
-    background = check_background(background)
     path = Path(path)
     rgba = read_image(path, "RGBA")  # (H, W, 4); EXIF applied; grayscale and palette images converted
+    tensor, notes = frame_image(rgba, size, background, options, path)
+    for note in notes:
+        log.info("%s: %s", path, note)
+    return UserImage(path, tensor, notes)
+
+
+def frame_image(
+    rgba: np.ndarray, size: int, background: Background = WHITE, options: UserImageOptions | None = None, path: Path | None = None
+) -> tuple[torch.Tensor, list[str]]:
+    """uint8 RGBA (H, W, 4) -> float32 (3, size, size) framed as described in the module docstring, and notes.
+
+    Also serves images made in memory (generated views on one background, to be put on another).
+    """
+    options = options or UserImageOptions()
+    background = check_background(background)
     notes: list[str] = []
     alpha = rgba[..., 3]
     if alpha.min() < 255:
@@ -102,9 +115,7 @@ def prepare_user_image(
         notes.append(f"cropped to the object and padded to a square ({options.fill:.0%} fill)")
     else:
         rgba = _pad_to_square(rgba)
-    for note in notes:
-        log.info("%s: %s", path, note)
-    return UserImage(path, to_tensor(resize_square(rgba, size), background), notes)
+    return to_tensor(resize_square(rgba, size), background), notes
 
 
 def _mask_from_border(rgb: np.ndarray, options: UserImageOptions, notes: list[str]) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from mvaug.errors import ConfigError, DataError
-from mvaug.multiview.views import View, angular_gap, camera_view, training_cameras
+from mvaug.multiview.views import View, camera_gap, camera_view, training_cameras
 
 BANK_FORMAT = "mvaug-content-bank-v1"
 
@@ -159,7 +159,7 @@ def build_bank_from_cameras(model, images, views: list[View] | None = None, tole
     for view in views:
         if not view.has_camera:
             raise ConfigError(f"view {view.name!r} has no camera; name views as 'azAAA_elEE' or use --exemplar {view.name}=IMAGE")
-        near = (angular_gap(cameras[:, 0], view.azimuth) <= tolerance) & (np.abs(cameras[:, 1] - view.elevation) <= tolerance)
+        near = camera_gap(cameras, view) <= tolerance
         if not near.any():
             raise DataError(f"no training image within {tolerance} degrees of {view.name}", Path(images.names[0]).parent)
         members = torch.from_numpy(np.flatnonzero(near)).to(projected.device)

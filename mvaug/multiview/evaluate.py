@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mvaug.errors import DataError
-from mvaug.multiview.views import angular_gap, training_cameras
+from mvaug.multiview.views import angular_gap, camera_gap, nearest_camera, training_cameras
 
 METHODS = ("generated", "input", "nearest-train")
 
@@ -90,7 +90,7 @@ def evaluate_generation(
         style, _ = model.encode(source)
         matched = []
         for k, view in enumerate(views):
-            real = _render_at(obj.cameras, view, tolerance)
+            real = nearest_camera(obj.cameras, view, tolerance)
             retrieved = _nearest_training_image(model.style_embeddings, style[0], train_cameras, view, tolerance)
             if real is None or retrieved is None:
                 continue
@@ -142,16 +142,9 @@ def _families(root: Path) -> dict[str, str]:
         raise DataError("unreadable synthetic data manifest", manifest) from None
 
 
-def _render_at(cameras: np.ndarray, view, tolerance: float) -> int | None:
-    """Index of the render closest to the view's camera, if within ``tolerance`` degrees."""
-    gap = np.maximum(angular_gap(cameras[:, 0], view.azimuth), np.abs(cameras[:, 1] - view.elevation))
-    best = int(np.argmin(gap))
-    return best if gap[best] <= tolerance else None
-
-
 def _nearest_training_image(styles: torch.Tensor, style: torch.Tensor, cameras: np.ndarray, view, tolerance: float) -> int | None:
     """Among training images at the view's camera, the one whose learned style (N, d_s) is nearest to ``style``."""
-    near = np.flatnonzero((angular_gap(cameras[:, 0], view.azimuth) <= tolerance) & (np.abs(cameras[:, 1] - view.elevation) <= tolerance))
+    near = np.flatnonzero(camera_gap(cameras, view) <= tolerance)
     if near.size == 0:
         return None
     candidates = torch.from_numpy(near).to(styles.device)

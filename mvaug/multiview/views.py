@@ -66,6 +66,18 @@ def angular_gap(azimuth: np.ndarray, target: float) -> np.ndarray:
     return np.abs((np.asarray(azimuth, dtype=np.float64) - target + 180.0) % 360.0 - 180.0)
 
 
+def camera_gap(cameras: np.ndarray, view: View) -> np.ndarray:
+    """(N,) the larger of the azimuth gap (wrapped) and the elevation gap between cameras (N, 2) and ``view``, degrees."""
+    return np.maximum(angular_gap(cameras[:, 0], view.azimuth), np.abs(cameras[:, 1] - view.elevation))
+
+
+def nearest_camera(cameras: np.ndarray, view: View, tolerance: float) -> int | None:
+    """Index of the camera (N, 2) closest to ``view``, if within ``tolerance`` degrees."""
+    gap = camera_gap(cameras, view)
+    best = int(np.argmin(gap))
+    return best if gap[best] <= tolerance else None
+
+
 def training_cameras(kind: str, names: list[str]) -> np.ndarray | None:
     """float32 (N, 2) azimuth, elevation of each training image, or None for data without cameras.
 
