@@ -20,3 +20,48 @@ def eval_disentangle(run, data, pairs, distance, seed, device) -> None:
 
     evaluate_run(run, data, pairs, seed, device, distance, progress=True)
     click.echo((Path(run) / "eval" / "metrics.md").read_text())
+
+
+def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(sorted({int(v) for v in value.split(",")}))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated whole numbers, got {value!r}") from None
+    if not counts or counts[0] < 1:
+        raise click.BadParameter(f"numbers of added views must be >= 1, got {value!r}")
+    return counts
+
+
+@click.group(invoke_without_command=True)
+@click.option("--data", type=click.Path(), help="ShapeNet-layout data with a dense view grid (renders at the bank's cameras).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--recon", type=click.Path(), help="Pix2Vox run folder or checkpoint (mvaug train-recon).")
+@click.option("--run", type=click.Path(file_okay=False), help="Disentangler run with its content bank.")
+@click.option("--bank", "bank_path", type=click.Path(dir_okay=False), help="Content bank [RUN/bank.npz].")
+@click.option("--out", type=click.Path(file_okay=False), help="Report folder (resumable).")
+@click.option("--views", default="1,2,4,8", show_default=True, callback=_parse_counts, help="Numbers K of added views.")
+@click.option("--input-view", default=0, show_default=True, help="Index of the render that is the single input.")
+@click.option("--limit", type=int, help="Only the first N objects of the split.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
+@click.option("--workers", default=1, show_default=True, help="Processes evaluating objects in parallel.")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.pass_context
+def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, device) -> None:
+    """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
+
+    `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [name for name, value in (("--data", data), ("--recon", recon), ("--run", run), ("--out", out)) if value is None]
+    if missing:
+        raise click.UsageError(f"missing {', '.join(missing)} (or use a subcommand: mvaug evaluate voxels PRED GT)")
+    from pathlib import Path
+
+    from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
+    from mvaug.evaluate.reconstruction_report import format_report
+
+    config = ReconEvalConfig(views=views, split=split, input_view=input_view, limit=limit, seed=seed)
+    summary = evaluate_reconstruction(data, recon, run, out, config, bank_path, device, workers)
+    click.echo(format_report(summary, config).split("\n\nAll thresholds")[0])
+    click.echo(f"\nreport: {Path(out) / 'report.md'}")

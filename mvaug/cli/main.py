@@ -50,14 +50,18 @@ def demo(out, models, workers, seed) -> None:
 
 def _register() -> None:
     from mvaug.cli.data import data
-    from mvaug.cli.evaluate import eval_disentangle
+    from mvaug.cli.evaluate import eval_disentangle, evaluate
+    from mvaug.cli.faces import synth_faces
+    from mvaug.cli.mesh import mesh
     from mvaug.cli.multiview import bank, eval_generate, generate
     from mvaug.cli.pretrain_id import pretrain_id
     from mvaug.cli.synth import synth_chairs
     from mvaug.cli.train import train
-    from mvaug.cli.voxels import voxels
+    from mvaug.cli.voxels import iou, voxels
 
     data.add_command(synth_chairs)
+    data.add_command(synth_faces)
+    evaluate.add_command(iou, name="voxels")
 
     cli.add_command(data)
     cli.add_command(voxels)
@@ -67,6 +71,8 @@ def _register() -> None:
     cli.add_command(bank)
     cli.add_command(generate)
     cli.add_command(eval_generate)
+    cli.add_command(evaluate)
+    cli.add_command(mesh)
 
 
 _register()

@@ -109,7 +109,7 @@ class TrainConfig:
 
 @dataclass
 class DataConfig:
-    kind: Literal["auto", "shapenet", "chairs3d", "celeba", "folder"] = "auto"
+    kind: Literal["auto", "shapenet", "chairs3d", "faces", "celeba", "folder"] = "auto"
     split: str = "train"
     limit: int | None = None
     """Use only the first N images (smoke runs)."""

@@ -18,7 +18,7 @@ import torch
 
 from mvaug.errors import DataError
 
-DATA_KINDS = ("auto", "shapenet", "chairs3d", "celeba", "folder")
+DATA_KINDS = ("auto", "shapenet", "chairs3d", "faces", "celeba", "folder")
 
 
 @dataclass
@@ -43,6 +43,10 @@ def detect_kind(root: Path) -> str:
     """Which layout a folder holds (see :data:`DATA_KINDS`)."""
     if (root / "ShapeNetRendering").is_dir():
         return "shapenet"
+    from mvaug.faces.synth import MANIFEST as FACE_MANIFEST
+
+    if (root / FACE_MANIFEST).is_file():
+        return "faces"
     if (root / "rendered_chairs").is_dir() or root.name == "rendered_chairs":
         return "chairs3d"
     if (root / "img_align_celeba").is_dir() or root.name == "img_align_celeba":
@@ -84,6 +88,10 @@ def _index(root: Path, kind: str, split: str) -> tuple[list[Path], list, list, i
         index = {view: i for i, view in enumerate(data.views)}
         renders = data.renders
         return [r.path for r in renders], [index[(r.elevation, r.azimuth)] for r in renders], [r.chair_index for r in renders], 400
+    if kind == "faces":
+        from mvaug.faces.dataset import index_face_set
+
+        return (*index_face_set(root, split), None)
     if kind == "celeba":
         folder = root / "img_align_celeba" if (root / "img_align_celeba").is_dir() else root
         paths = _images_in(folder)

@@ -121,7 +121,9 @@ def _held_out_objects(data: str | os.PathLike, split: str, size: int) -> list[Ob
     from mvaug.data.shapenet import ShapeNetDataset, list_views, read_cameras
     from mvaug.data.transforms import load_image
 
-    families = _families(Path(data))
+    from mvaug.data.synth.writer import read_model_families
+
+    families = read_model_families(data)
     objects = []
     for model in ShapeNetDataset.from_root(data, split=split).models:
         paths = list_views(model.rendering_dir)
@@ -129,17 +131,6 @@ def _held_out_objects(data: str | os.PathLike, split: str, size: int) -> list[Ob
         cameras = read_cameras(model.rendering_dir, len(paths))[:, :2]
         objects.append(ObjectViews(model.model_id, families.get(model.model_id, model.taxonomy_id), images, cameras))
     return objects
-
-
-def _families(root: Path) -> dict[str, str]:
-    """model id -> chair family from the synthetic manifest (empty for real data)."""
-    manifest = root / "synth_manifest.json"
-    if not manifest.is_file():
-        return {}
-    try:
-        return {m["model"]: m["family"] for m in json.loads(manifest.read_text())["models"]}
-    except (ValueError, KeyError, TypeError):
-        raise DataError("unreadable synthetic data manifest", manifest) from None
 
 
 def _nearest_training_image(styles: torch.Tensor, style: torch.Tensor, cameras: np.ndarray, view, tolerance: float) -> int | None:

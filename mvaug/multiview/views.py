@@ -85,6 +85,8 @@ def training_cameras(kind: str, names: list[str]) -> np.ndarray | None:
     """
     if kind == "shapenet":
         return _shapenet_cameras([Path(n) for n in names])
+    if kind == "faces":
+        return _face_cameras([Path(n) for n in names])
     if kind == "chairs3d":
         from mvaug.data.chairs3d import RENDER_NAME
 
@@ -102,3 +104,13 @@ def _shapenet_cameras(paths: list[Path]) -> np.ndarray:
         cameras = read_cameras(folder, len(views))  # (V, 5): az, el, in-plane, distance, fov
         rows.update({view: cameras[k, :2] for k, view in enumerate(views)})
     return np.stack([rows[p] for p in paths]).astype(np.float32)
+
+
+def _face_cameras(paths: list[Path]) -> np.ndarray:
+    """Synthetic faces (``images/<identity>/<view>.png``): azimuth = yaw, elevation = pitch of the pose grid."""
+    from mvaug.faces.dataset import read_face_manifest
+
+    grid = {}
+    for root in dict.fromkeys(p.parents[2] for p in paths):
+        grid[root] = {entry["view"]: (entry["yaw"], entry["pitch"]) for entry in read_face_manifest(root)["views"]}
+    return np.array([grid[p.parents[2]][int(p.stem)] for p in paths], dtype=np.float32)

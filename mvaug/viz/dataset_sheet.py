@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mvaug.io.images import composite_on_white, read_image
-from mvaug.viz.previews import image_grid, turntable_cameras, voxel_views
+from mvaug.viz.previews import image_grid, resize_image, turntable_cameras, voxel_views
 
 
 def dataset_sheet(
@@ -23,15 +23,7 @@ def dataset_sheet(
     rows = []
     for model in models:
         renders = [composite_on_white(read_image(rendering_dir / model / "rendering" / f"{v:02d}.png")) for v in range(views)]
-        renders = [_fit(im, size) for im in renders]
+        renders = [resize_image(im, size) for im in renders]
         vox = read_binvox(voxel_dir / model / "model.binvox")
         rows.append(renders + voxel_views(vox.data, vox.scale, turntable_cameras(voxel_views_per_model, start=210.0), size))
     return image_grid(rows)
-
-
-def _fit(image: np.ndarray, size: int) -> np.ndarray:
-    if image.shape[0] == size:
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))

@@ -29,6 +29,15 @@ def image_grid(rows: list[list[np.ndarray]], pad: int = 4, background: int = 255
     return out
 
 
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (H, W, 3) -> (size, size, 3), Lanczos-filtered (unchanged when already that size)."""
+    from PIL import Image
+
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.LANCZOS))
+
+
 def turntable_cameras(views: int, elevation: float = 25.0, distance_ratio: float = 0.65, start: float = 30.0) -> list[ShapeNetCamera]:
     """``views`` cameras evenly spaced in azimuth around the object."""
     return [ShapeNetCamera(start + 360.0 * i / views, elevation, 0.0, distance_ratio) for i in range(views)]

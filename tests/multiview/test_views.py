@@ -52,3 +52,19 @@ def test_training_cameras_of_3d_chairs_come_from_the_file_names(tmp_path):
     cameras = training_cameras("chairs3d", [str(r.path) for r in renders])
     expected = [(az, el) for views in CHAIRS.values() for el, az in views]
     assert sorted(map(tuple, cameras.tolist())) == sorted(expected)
+
+
+def test_training_cameras_of_synthetic_faces_are_the_pose_grid(tmp_path):
+    from mvaug.disentangle.data import load_image_set
+    from mvaug.faces.dataset import read_face_manifest
+    from mvaug.faces.synth import SynthFacesConfig, synthesize_faces
+
+    root = tmp_path / "faces"
+    synthesize_faces(root, SynthFacesConfig(identities=2, size=32, yaws=(-45.0, 0.0, 45.0), pitches=(0.0, 20.0), split=(0.5, 0.0, 0.5)), progress=False)
+    images = load_image_set(root, 32, progress=False)
+    assert images.kind == "faces" and len(images) == 6
+    cameras = training_cameras(images.kind, images.names)
+    grid = read_face_manifest(root)["views"]
+    expected = [[grid[v]["yaw"], grid[v]["pitch"]] for v in images.views.tolist()]
+    assert cameras.tolist() == expected
+    assert sorted(set(map(tuple, cameras.tolist()))) == [(-45.0, 0.0), (-45.0, 20.0), (0.0, 0.0), (0.0, 20.0), (45.0, 0.0), (45.0, 20.0)]

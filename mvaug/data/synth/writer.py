@@ -229,3 +229,14 @@ def _write_manifest(root: Path, config: SynthChairsConfig, records: list[dict] |
             for v, c in enumerate(dense_cameras())
         ]
     atomic_write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def read_model_families(root: str | Path) -> dict[str, str]:
+    """model id -> chair family, from the manifest of a synthetic set; empty for other data."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return {m["model"]: m["family"] for m in json.loads(path.read_text()).get("models") or []}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise DataError("unreadable synthetic data manifest", path) from None

@@ -1,0 +1,306 @@
+"""``mvaug evaluate``: single view vs generated views vs ground-truth views (the paper's Fig. 9, measured).
+
+For every object of the split, view ``input_view`` is the one real input. Three conditions:
+
+* ``single``: that view alone;
+* ``generated-K``: that view plus K views synthesised from it by the disentangler (bank views spread
+  evenly in azimuth around the input, at its elevation);
+* ``gt-K``: that view plus the K real renders at the same cameras as the generated ones.
+
+Each condition is reconstructed by the same multi-view reconstructor and scored by voxel IoU against
+the ground-truth grid at several thresholds. Per-object results are cached in OUT/objects/, so an
+interrupted evaluation resumes; the report is rebuilt from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mvaug.errors import ConfigError, DataError
+
+SINGLE = "single"
+
+
+@dataclass(frozen=True)
+class ReconEvalConfig:
+    """What ``mvaug evaluate`` measures."""
+
+    views: tuple[int, ...] = (1, 2, 4, 8)
+    """Numbers K of added views (generated or real)."""
+    thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
+    """Occupancy thresholds of the IoU; the report's headline uses ``headline_threshold``."""
+    headline_threshold: float = 0.3
+    split: str = "test"
+    input_view: int = 0
+    """Index of the render that is the single input."""
+    limit: int | None = None
+    """Evaluate only the first N objects of the split."""
+    bootstrap: int = 10000
+    """Resamples of the paired bootstrap confidence intervals."""
+    seed: int = 0
+    """Seeds the bootstrap."""
+    montage: int = 8
+    """Objects in each of the best and worst montages."""
+
+    def __post_init__(self) -> None:
+        if not self.views or min(self.views) < 1:
+            raise ValueError(f"views must be numbers of added views >= 1, got {self.views}")
+        if self.headline_threshold not in self.thresholds:
+            raise ValueError(f"headline_threshold {self.headline_threshold} must be one of thresholds {self.thresholds}")
+
+    def conditions(self) -> list[str]:
+        return [SINGLE] + [f"{kind}-{k}" for kind in ("generated", "gt") for k in self.views]
+
+
+def spread_views(bank_views: list, azimuth: float, elevation: float, count: int) -> list:
+    """``count`` bank views (with cameras) nearest to azimuths input + j * 360 / (count + 1), j = 1..count, at ``elevation``."""
+    from mvaug.multiview.views import View, camera_gap
+
+    cameras = np.array([[v.azimuth, v.elevation] for v in bank_views], dtype=np.float64)  # (V, 2)
+    chosen: list[int] = []
+    for j in range(1, count + 1):
+        target = View("target", (azimuth + j * 360.0 / (count + 1)) % 360.0, elevation)
+        gap = camera_gap(cameras, target)
+        gap[chosen] = np.inf  # each view once
+        chosen.append(int(np.argmin(gap)))
+    return [bank_views[k] for k in chosen]
+
+
+@dataclass
+class EvalContext:
+    """The two trained models and where their inputs come from (one per worker process)."""
+
+    recon: object  # mvaug.recon.reconstruct.Reconstructor
+    synth: object  # mvaug.multiview.synthesizer.MultiViewSynthesizer
+    config: ReconEvalConfig
+    tolerance: float = 0.5
+    bank_views: list = field(default_factory=list)
+
+    @classmethod
+    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str) -> EvalContext:
+        from mvaug.disentangle.trainer import resolve_device
+        from mvaug.multiview.synthesizer import MultiViewSynthesizer
+        from mvaug.recon.reconstruct import Reconstructor
+
+        torch_device = resolve_device(device)
+        synth = MultiViewSynthesizer.from_run(run, bank, torch_device)
+        views = [v for v in synth.bank.views if v.has_camera]
+        if len(views) < max(config.views):
+            raise ConfigError(f"the bank has {len(views)} views with cameras, fewer than the largest K = {max(config.views)}")
+        tolerance = float(synth.bank.notes.get("tolerance_deg", 0.5))
+        return cls(Reconstructor.from_checkpoint(recon, torch_device), synth, config, tolerance, views)
+
+    def recon_inputs(self, paths: list[Path]) -> torch.Tensor:
+        """Real renders as the reconstructor was trained to see them: (V, 3, S, S)."""
+        from mvaug.recon.augment import composite
+        from mvaug.recon.data import load_rgba
+
+        recon = self.recon
+        rgba = torch.stack([load_rgba(p, recon.image_size, recon.config.data.crop_fraction) for p in paths]).float() / 255.0
+        return composite(rgba, torch.tensor(recon.background))
+
+    def generated_inputs(self, generated: torch.Tensor) -> torch.Tensor:
+        """Generated views (V, 3, s, s) on the disentangler's white -> the reconstructor's framing and background."""
+        from mvaug.data.user_image import UserImageOptions, frame_image
+
+        recon = self.recon
+        size, fraction = recon.image_size, recon.config.data.crop_fraction
+        full = round(size / fraction)
+        margin = (full - size) // 2
+        out = []
+        for image in generated:
+            rgb = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+            rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+            framed, _ = frame_image(rgba, full, recon.background, UserImageOptions(framing="keep"))
+            out.append(framed[:, margin : margin + size, margin : margin + size])
+        return torch.stack(out)
+
+
+def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
+    """IoUs of every condition for one ShapeNet model; and arrays for the montage."""
+    from mvaug.data.shapenet import list_views, read_cameras
+    from mvaug.data.transforms import load_image
+    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.io.binvox import read_binvox
+    from mvaug.multiview.views import nearest_camera
+
+    cfg = ctx.config
+    paths = list_views(model.rendering_dir)
+    if cfg.input_view >= len(paths):
+        raise DataError(f"{len(paths)} views, no view {cfg.input_view}", model.rendering_dir)
+    cameras = read_cameras(model.rendering_dir, len(paths))[:, :2]
+    azimuth, elevation = (float(x) for x in cameras[cfg.input_view])
+    plans = {k: spread_views(ctx.bank_views, azimuth, elevation, k) for k in cfg.views}
+    needed = list({v.name: v for k in cfg.views for v in plans[k]}.values())
+    real_index = {}
+    for view in needed:
+        index = nearest_camera(cameras, view, ctx.tolerance)
+        if index is None:
+            raise DataError(f"no render at the bank view {view.name} (gt-K needs renders at the bank's cameras: use a --dense data set)", model.rendering_dir)
+        real_index[view.name] = index
+    source = load_image(paths[cfg.input_view], ctx.synth.image_size)[None]  # as the disentangler was trained
+    _, generated = ctx.synth.generate_batch(source, needed)  # (1, V, 3, s, s)
+    generated_views = dict(zip((v.name for v in needed), ctx.generated_inputs(generated[0].cpu())))
+    real_views = dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed])))
+    single = ctx.recon_inputs([paths[cfg.input_view]])  # (1, 3, S, S)
+    gt = read_binvox(model.voxel_path).data
+    probabilities = {SINGLE: ctx.recon.reconstruct(single)}
+    for k in cfg.views:
+        names = [v.name for v in plans[k]]
+        probabilities[f"generated-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([generated_views[n] for n in names])]))
+        probabilities[f"gt-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([real_views[n] for n in names])]))
+    ious = {name: voxel_iou(p.numpy(), gt, cfg.thresholds).tolist() for name, p in probabilities.items()}
+    kmax = max(cfg.views)
+    names = [v.name for v in plans[kmax]]
+    record = {"object": model.model_id, "taxonomy_id": model.taxonomy_id, "ious": ious, "views": {str(k): [v.name for v in plans[k]] for k in cfg.views}}
+    arrays = {
+        "input": _to_uint8(single),
+        "generated": _to_uint8(torch.stack([generated_views[n] for n in names])),
+        "real": _to_uint8(torch.stack([real_views[n] for n in names])),
+        "single": probabilities[SINGLE].numpy().astype(np.float16),
+        "generated_probs": probabilities[f"generated-{kmax}"].numpy().astype(np.float16),
+        "gt_probs": probabilities[f"gt-{kmax}"].numpy().astype(np.float16),
+        "truth": gt.astype(np.uint8),
+    }
+    return record, arrays
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def evaluate_reconstruction(
+    data: str | os.PathLike,
+    recon: str | os.PathLike,
+    run: str | os.PathLike,
+    out: str | os.PathLike,
+    config: ReconEvalConfig | None = None,
+    bank: str | os.PathLike | None = None,
+    device: str = "auto",
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Evaluate every object of ``config.split`` (cached per object in OUT/objects/), then write the report."""
+    from tqdm import tqdm
+
+    from mvaug.data.shapenet import ShapeNetDataset
+    from mvaug.io.atomic import atomic_write_text
+
+    config = config or ReconEvalConfig()
+    out = Path(out)
+    models = ShapeNetDataset.from_root(data, split=config.split).models[: config.limit]
+    if not models:
+        raise DataError(f"the {config.split} split holds no models", data)
+    cache = out / "objects"
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = {"data": str(Path(data).resolve()), "recon": str(Path(recon).resolve()), "run": str(Path(run).resolve()), "bank": None if bank is None else str(Path(bank).resolve()), "config": asdict(config)}
+    _check_settings(out / "settings.json", settings)
+    todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
+    if todo:
+        jobs = [(m, str(recon), str(run), None if bank is None else str(bank), config, device) for m in todo]
+        bar = tqdm(total=len(models), initial=len(models) - len(todo), desc="evaluate", unit="object", disable=not progress, dynamic_ncols=True)
+        if workers > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+                for record, arrays in pool.imap_unordered(_worker_job, jobs):
+                    _store(cache, record, arrays)
+                    bar.update()
+        else:
+            ctx = EvalContext.load(recon, run, bank, config, device)
+            for model in todo:
+                _store(cache, *evaluate_object(model, ctx))
+                bar.update()
+        bar.close()
+    records = [json.loads((cache / f"{m.model_id}.json").read_text()) for m in models]
+    from mvaug.data.synth.writer import read_model_families
+
+    families = read_model_families(data)
+    for record in records:
+        record["family"] = families.get(record["object"], record["taxonomy_id"])
+    summary = summarise(records, config)
+    summary["settings"] = settings
+    from mvaug.evaluate.reconstruction_report import write_report
+
+    write_report(out, records, summary, config, cache)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+_WORKER_CTX: dict = {}
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _worker_job(job) -> tuple[dict, dict]:
+    model, recon, run, bank, config, device = job
+    key = (recon, run, bank)
+    if key not in _WORKER_CTX:
+        _WORKER_CTX[key] = EvalContext.load(recon, run, bank, config, device)
+    return evaluate_object(model, _WORKER_CTX[key])
+
+
+def _store(cache: Path, record: dict, arrays: dict) -> None:
+    """Arrays first, then the JSON that marks the object done: a crash in between only repeats that object."""
+    import io
+
+    from mvaug.io.atomic import atomic_write_bytes, atomic_write_text
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(cache / f"{record['object']}.npz", buffer.getvalue())
+    atomic_write_text(cache / f"{record['object']}.json", json.dumps(record) + "\n")
+
+
+def _check_settings(path: Path, settings: dict) -> None:
+    """A report folder holds one evaluation: resuming with other models or settings is refused."""
+    from mvaug.io.atomic import atomic_write_text
+
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            raise DataError(f"the report folder holds an evaluation with other {', '.join(changed)}; choose a new --out or delete it", path.parent)
+    else:
+        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+
+
+def bootstrap_interval(differences: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of paired differences (N,), resampling objects."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(differences), size=(resamples, len(differences)))
+    means = differences[picks].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1.0 - tail))
+
+
+def summarise(records: list[dict], config: ReconEvalConfig) -> dict:
+    """Means per condition and threshold; paired differences (generated - single, gt - generated) at the headline threshold."""
+    t = config.thresholds.index(config.headline_threshold)
+    conditions = config.conditions()
+    ious = {c: np.array([r["ious"][c] for r in records]) for c in conditions}  # (N, T) each
+    summary = {
+        "objects": len(records),
+        "thresholds": list(config.thresholds),
+        "headline_threshold": config.headline_threshold,
+        "mean_iou": {c: ious[c].mean(axis=0).tolist() for c in conditions},
+        "by_family": {},
+        "paired": {},
+    }
+    for family in sorted({r["family"] for r in records}):
+        rows = [k for k, r in enumerate(records) if r["family"] == family]
+        summary["by_family"][family] = {"n": len(rows), **{c: float(ious[c][rows, t].mean()) for c in conditions}}
+    for k in config.views:
+        for name, better, worse in ((f"generated-{k} - single", f"generated-{k}", SINGLE), (f"gt-{k} - generated-{k}", f"gt-{k}", f"generated-{k}")):
+            diff = ious[better][:, t] - ious[worse][:, t]
+            low, high = bootstrap_interval(diff, config.bootstrap, config.seed)
+            summary["paired"][name] = {"mean": float(diff.mean()), "ci95": [low, high], "win_rate": float((diff > 0).mean()), "tie_rate": float((diff == 0).mean())}
+    return summary

@@ -1,0 +1,154 @@
+"""The report of ``mvaug evaluate``: per-object CSV, Markdown tables, plots and best/worst montages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+
+def write_report(out: Path, records: list[dict], summary: dict, config, cache: Path) -> None:
+    """OUT/per_object.csv, OUT/report.md, OUT/iou_vs_views.png, OUT/single_vs_generated.png, OUT/montage_{best,worst}.png."""
+    from mvaug.io.atomic import atomic_write_text
+
+    atomic_write_text(out / "per_object.csv", per_object_csv(records, config))
+    plot_iou_vs_views(summary, config, out / "iou_vs_views.png")
+    plot_single_vs_generated(records, config, out / "single_vs_generated.png")
+    kmax = max(config.views)
+    t = config.thresholds.index(config.headline_threshold)
+    gain = np.array([r["ious"][f"generated-{kmax}"][t] - r["ious"]["single"][t] for r in records])
+    order = np.argsort(-gain, kind="stable")
+    count = min(config.montage, len(records))
+    montage(records, order[:count], cache, out / "montage_best.png", f"largest gains of generated-{kmax} over single", config)
+    montage(records, order[::-1][:count], cache, out / "montage_worst.png", f"largest losses of generated-{kmax} against single", config)
+    atomic_write_text(out / "report.md", format_report(summary, config) + "\n")
+
+
+def per_object_csv(records: list[dict], config) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["object", "family", "condition", "added_views", *[f"iou@{t}" for t in config.thresholds]])
+    for record in records:
+        for condition in config.conditions():
+            added = 0 if condition == "single" else int(condition.rsplit("-", 1)[1])
+            writer.writerow([record["object"], record["family"], condition, added, *[f"{v:.6f}" for v in record["ious"][condition]]])
+    return buffer.getvalue()
+
+
+def format_report(summary: dict, config) -> str:
+    """Markdown: mean IoU per condition and K at every threshold, paired differences, families."""
+    t = config.thresholds.index(config.headline_threshold)
+    ks = list(config.views)
+    lines = [
+        f"# Reconstruction from a single view, generated views and ground-truth views",
+        "",
+        f"{summary['objects']} held-out objects, input view {config.input_view}; mean voxel IoU "
+        f"(the first table at threshold {config.headline_threshold}).",
+        "",
+        "| Condition | " + " | ".join(f"K = {k}" for k in ks) + " |",
+        "|---|" + "--:|" * len(ks),
+    ]
+    single = summary["mean_iou"]["single"][t]
+    lines.append("| single | " + " | ".join(f"{single:.4f}" for _ in ks) + " |")
+    for kind in ("generated", "gt"):
+        lines.append(f"| {kind}-K | " + " | ".join(f"{summary['mean_iou'][f'{kind}-{k}'][t]:.4f}" for k in ks) + " |")
+    lines += ["", "Paired differences per object (IoU at the headline threshold), 95% bootstrap interval over objects:", ""]
+    lines += ["| Difference | Mean | 95% CI | Win rate | Ties |", "|---|--:|--:|--:|--:|"]
+    for name, d in summary["paired"].items():
+        lines.append(f"| {name} | {d['mean']:+.4f} | [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | {d['win_rate']:.1%} | {d['tie_rate']:.1%} |")
+    lines += ["", "All thresholds:", "", "| Condition | " + " | ".join(f"IoU@{x}" for x in config.thresholds) + " |", "|---|" + "--:|" * len(config.thresholds)]
+    for condition in config.conditions():
+        lines.append(f"| {condition} | " + " | ".join(f"{v:.4f}" for v in summary["mean_iou"][condition]) + " |")
+    kmax = max(ks)
+    lines += ["", f"By family (IoU@{config.headline_threshold}):", "", f"| Family | n | single | generated-{kmax} | gt-{kmax} |", "|---|--:|--:|--:|--:|"]
+    for family, row in summary["by_family"].items():
+        lines.append(f"| {family} | {row['n']} | {row['single']:.4f} | {row[f'generated-{kmax}']:.4f} | {row[f'gt-{kmax}']:.4f} |")
+    lines += ["", "![IoU against views](iou_vs_views.png) ![single vs generated](single_vs_generated.png)", "", "![best](montage_best.png)", "", "![worst](montage_worst.png)"]
+    return "\n".join(lines)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    from mvaug.io.atomic import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_iou_vs_views(summary: dict, config, path: Path) -> None:
+    """Mean IoU at the headline threshold against the number of views given to the reconstructor."""
+    plt = _pyplot()
+    t = config.thresholds.index(config.headline_threshold)
+    ks = list(config.views)
+    single = summary["mean_iou"]["single"][t]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for kind, style in (("generated", "o-"), ("gt", "s--")):
+        ax.plot([1] + [1 + k for k in ks], [single] + [summary["mean_iou"][f"{kind}-{k}"][t] for k in ks], style, label=f"1 real + K {'generated' if kind == 'generated' else 'real'}")
+    ax.axhline(single, color="gray", lw=1, ls=":", label="single view")
+    ax.set_xlabel("views given to the reconstructor (1 + K)")
+    ax.set_ylabel(f"mean IoU@{config.headline_threshold}")
+    ax.set_xticks([1] + [1 + k for k in ks])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_single_vs_generated(records: list[dict], config, path: Path) -> None:
+    """Per-object IoU of single (x) against generated-Kmax (y); points above the diagonal gained."""
+    plt = _pyplot()
+    t = config.thresholds.index(config.headline_threshold)
+    kmax = max(config.views)
+    x = np.array([r["ious"]["single"][t] for r in records])
+    y = np.array([r["ious"][f"generated-{kmax}"][t] for r in records])
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(x, y, s=14, alpha=0.8)
+    ax.plot([0, 1], [0, 1], color="gray", lw=1)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"single view IoU@{config.headline_threshold}")
+    ax.set_ylabel(f"1 + {kmax} generated views")
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def montage(records: list[dict], order, cache: Path, path: Path, title: str, config, size: int = 96, generated: int = 4) -> None:
+    """One row per object: input, a few generated views, voxels of single / generated / gt-view reconstructions, ground truth."""
+    from mvaug.io.images import write_png
+    from mvaug.viz.labelled import captioned_grid
+    from mvaug.viz.previews import resize_image, turntable_cameras, voxel_views
+
+    threshold = config.headline_threshold
+    t = config.thresholds.index(threshold)
+    kmax = max(config.views)
+    camera = turntable_cameras(1, start=210.0)
+    rows, captions, titles = [], [], []
+    for k in order:
+        record = records[int(k)]
+        with np.load(cache / f"{record['object']}.npz") as arrays:
+            data = {name: arrays[name] for name in arrays.files}
+        pictures = [resize_image(data["input"][0], size), *[resize_image(im, size) for im in data["generated"][:generated]]]
+        grids = [data["single"] >= threshold, data["generated_probs"] >= threshold, data["gt_probs"] >= threshold, data["truth"] > 0]
+        pictures += [voxel_views(g, 1.0, camera, size)[0] for g in grids]
+        rows.append(pictures)
+        ious = record["ious"]
+        captions.append(
+            ["input", *[f"generated {j + 1}" for j in range(len(pictures) - 5)], f"single {ious['single'][t]:.2f}",
+             f"+gen {ious[f'generated-{kmax}'][t]:.2f}", f"+gt {ious[f'gt-{kmax}'][t]:.2f}", "ground truth"]
+        )
+        titles.append(f"{record['family']} {record['object']}")
+    titles[0] = f"{title} -- {titles[0]}" if titles else title
+    write_png(path, captioned_grid(rows, captions, titles, min_side=size))
