@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from mvaug.errors import ConfigError, DataError
+from mvaug.multiview.views import spread_views
 
 SINGLE = "single"
 
@@ -56,20 +57,6 @@ class ReconEvalConfig:
 
     def conditions(self) -> list[str]:
         return [SINGLE] + [f"{kind}-{k}" for kind in ("generated", "gt") for k in self.views]
-
-
-def spread_views(bank_views: list, azimuth: float, elevation: float, count: int) -> list:
-    """``count`` bank views (with cameras) nearest to azimuths input + j * 360 / (count + 1), j = 1..count, at ``elevation``."""
-    from mvaug.multiview.views import View, camera_gap
-
-    cameras = np.array([[v.azimuth, v.elevation] for v in bank_views], dtype=np.float64)  # (V, 2)
-    chosen: list[int] = []
-    for j in range(1, count + 1):
-        target = View("target", (azimuth + j * 360.0 / (count + 1)) % 360.0, elevation)
-        gap = camera_gap(cameras, target)
-        gap[chosen] = np.inf  # each view once
-        chosen.append(int(np.argmin(gap)))
-    return [bank_views[k] for k in chosen]
 
 
 @dataclass
@@ -264,6 +251,7 @@ def _check_settings(path: Path, settings: dict) -> None:
     """A report folder holds one evaluation: resuming with other models or settings is refused."""
     from mvaug.io.atomic import atomic_write_text
 
+    settings = json.loads(json.dumps(settings))  # tuples as JSON lists, as stored
     if path.is_file():
         previous = json.loads(path.read_text())
         changed = sorted(k for k in settings if previous.get(k) != settings[k])

@@ -54,6 +54,27 @@ class MultiViewSynthesizer:
         out = self.model.generate(style, content)  # (B * V, 3, S, S)
         return views, out.view(batch, count, *out.shape[1:])
 
+    @torch.no_grad()
+    def estimate_views(self, images: torch.Tensor) -> list[View]:
+        """The bank view whose content code is nearest to norm(E_c(x)) for each image (B, 3, S, S): its estimated pose."""
+        _, content = self.model.encode(images)
+        codes = self.bank.codes.to(content.device)
+        nearest = torch.cdist(self.model.project_content(content), self.model.project_content(codes)).argmin(dim=1)
+        return [self.bank.entries[k].view for k in nearest.tolist()]
+
+    def views_around(self, image: torch.Tensor, count: int) -> list[View]:
+        """``count`` bank views spread evenly in azimuth around the estimated pose of ``image`` (3, S, S)."""
+        from mvaug.errors import ConfigError
+        from mvaug.multiview.views import spread_views
+
+        cameras = [v for v in self.bank.views if v.has_camera]
+        if len(cameras) < count:
+            raise ConfigError(f"{count} views were asked for, the bank has {len(cameras)} with cameras")
+        (pose,) = self.estimate_views(image[None])
+        if not pose.has_camera:
+            raise ConfigError("the bank's views have no cameras; name the views to generate (--views)")
+        return spread_views(cameras, pose.azimuth, pose.elevation, count)
+
     def generate(self, image: str | os.PathLike | torch.Tensor, views: list[View] | list[str] | None = None) -> list:
         """One image (a path or a (3, S, S) tensor) -> a PIL image per view."""
         from PIL import Image

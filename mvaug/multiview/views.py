@@ -78,6 +78,18 @@ def nearest_camera(cameras: np.ndarray, view: View, tolerance: float) -> int | N
     return best if gap[best] <= tolerance else None
 
 
+def spread_views(bank_views: list, azimuth: float, elevation: float, count: int) -> list:
+    """``count`` bank views (with cameras) nearest to azimuths input + j * 360 / (count + 1), j = 1..count, at ``elevation``."""
+    cameras = np.array([[v.azimuth, v.elevation] for v in bank_views], dtype=np.float64)  # (V, 2)
+    chosen: list[int] = []
+    for j in range(1, count + 1):
+        target = View("target", (azimuth + j * 360.0 / (count + 1)) % 360.0, elevation)
+        gap = camera_gap(cameras, target)
+        gap[chosen] = np.inf  # each view once
+        chosen.append(int(np.argmin(gap)))
+    return [bank_views[k] for k in chosen]
+
+
 def training_cameras(kind: str, names: list[str]) -> np.ndarray | None:
     """float32 (N, 2) azimuth, elevation of each training image, or None for data without cameras.
 

@@ -54,3 +54,18 @@ def test_missing_bank_and_unfinished_run_are_clear_errors(tmp_path, tiny_run):
     (copy / "model.pt").unlink()
     with pytest.raises(DataError, match="no model.pt"):
         MultiViewSynthesizer.from_run(copy)
+
+
+def test_estimated_views_are_the_nearest_bank_codes_and_views_around_spread(synth, dense_chairs):
+    from mvaug.disentangle.fusion import normalize_content
+
+    images = load_image_set(dense_chairs, 32, progress=False).float_images(slice(0, 4))
+    estimated = synth.estimate_views(images)
+    _, content = synth.model.encode(images)
+    codes = normalize_content(synth.bank.codes, "l2")
+    for view, code in zip(estimated, normalize_content(content, "l2")):
+        distances = (codes - code).norm(dim=1)
+        assert distances[[e.view.name for e in synth.bank.entries].index(view.name)] == distances.min()
+    around = synth.views_around(images[0], 3)
+    gaps = sorted(((v.azimuth - estimated[0].azimuth) % 360) for v in around)
+    assert len({v.name for v in around}) == 3 and all(abs(g - t) < 6 for g, t in zip(gaps, (90, 180, 270)))
