@@ -10,14 +10,14 @@ DEMO_OUT ?= demo_out
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml third_party/mvfnet/pyproject.toml
+$(VENV)/.installed: pyproject.toml third_party/pix2vox/pyproject.toml third_party/mvfnet/pyproject.toml
 	@# open3d needs Debian's libusb-1.0-0
 	@dpkg -s libusb-1.0-0 >/dev/null 2>&1 || $(SUDO) apt-get install -y libusb-1.0-0 \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y libusb-1.0-0)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install --quiet -e third_party/mvfnet -e '.[dev]'
+	$(PY) -m pip install --quiet -e third_party/pix2vox -e third_party/mvfnet -e '.[dev]'
 	@touch $@
 
 demo: setup

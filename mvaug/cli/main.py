@@ -55,6 +55,7 @@ def _register() -> None:
     from mvaug.cli.mesh import mesh
     from mvaug.cli.multiview import bank, eval_generate, generate
     from mvaug.cli.pretrain_id import pretrain_id
+    from mvaug.cli.recon import reconstruct, train_recon
     from mvaug.cli.synth import synth_chairs
     from mvaug.cli.train import train
     from mvaug.cli.voxels import iou, voxels
@@ -73,6 +74,8 @@ def _register() -> None:
     cli.add_command(eval_generate)
     cli.add_command(evaluate)
     cli.add_command(mesh)
+    cli.add_command(train_recon)
+    cli.add_command(reconstruct)
 
 
 _register()

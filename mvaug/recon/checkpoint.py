@@ -1,0 +1,94 @@
+"""Reconstructor checkpoints: ours (``mvaug-recon-v1``) and the official Pix2Vox release.
+
+Ours hold the network in the official layout (``encoder_state_dict`` ...), plus the resolved config
+and the ``kind`` of object it reconstructs, so one reader serves both. Anything else (a
+disentangler, another tool's file) is refused with a message that says what the file is.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from pix2vox import CheckpointError, Pix2Vox, Pix2VoxConfig, infer_variant, is_official_layout, load_official_state
+
+from mvaug.config import load_config
+from mvaug.errors import DataError
+from mvaug.recon.config import ReconConfig
+
+CHECKPOINT_FORMAT = "mvaug-recon-v1"
+BEST = "best.pt"
+
+
+@dataclass
+class LoadedReconstructor:
+    """A network in eval mode with the config it was trained with, read from ``path``."""
+
+    model: Pix2Vox
+    config: ReconConfig
+    kind: str
+    path: Path
+    official: bool
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or in a run folder of ``mvaug train-recon`` its ``best.pt`` (else its latest step checkpoint)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("reconstructor checkpoint or run folder not found", path)
+    if path.is_file():
+        return path
+    if (path / BEST).is_file():
+        return path / BEST
+    steps = sorted((path / "checkpoints").glob("step-*.pt"))
+    if steps:
+        return steps[-1]
+    if (path / "model.pt").is_file():
+        return path / "model.pt"  # another command's run folder: read it to say which
+    raise DataError(f"no {BEST} or checkpoints/step-*.pt: not a run folder of mvaug train-recon", path)
+
+
+def read_payload(path: Path, device) -> dict:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise DataError(f"not a readable reconstructor checkpoint ({type(err).__name__})", path) from None
+    if not isinstance(payload, dict):
+        raise DataError("not a reconstructor checkpoint (holds no dict)", path)
+    return payload
+
+
+def load_reconstructor(path: str | os.PathLike, device="cpu", kind: str = "chair") -> LoadedReconstructor:
+    """Read a run folder or checkpoint of ``mvaug train-recon``, or an official Pix2Vox .pth, onto ``device``.
+
+    A checkpoint of another format, or of a reconstructor for another ``kind``, raises :class:`DataError`.
+    """
+    file = find_checkpoint(path)
+    payload = read_payload(file, device)
+    fmt = payload.get("format")
+    if fmt is None and is_official_layout(payload):
+        try:
+            variant = infer_variant(payload)
+        except CheckpointError as err:
+            raise DataError(str(err), file) from None
+        config = ReconConfig(model=Pix2VoxConfig(variant=variant, bgr_input=True))  # type: ignore[arg-type]
+        saved_kind, official = kind, True  # upstream trained on the 13 ShapeNet categories
+    elif fmt == CHECKPOINT_FORMAT:
+        config = load_config(ReconConfig, payload["config"])
+        saved_kind, official = payload["kind"], False
+    else:
+        what = f"a '{fmt}' checkpoint" if isinstance(fmt, str) else "not a Pix2Vox checkpoint"
+        raise DataError(f"{what}, not a Pix2Vox reconstructor: pass a run folder or checkpoint of mvaug train-recon, or an official Pix2Vox .pth", file)
+    if saved_kind != kind:
+        raise DataError(f"this reconstructor was trained on '{saved_kind}' objects, '{kind}' was asked", file)
+    with torch.device("meta"):  # the checkpoint's tensors become the weights: no initialisation to pay for
+        model = Pix2Vox(config.model)
+    try:
+        load_official_state(model, payload, assign=True)
+    except CheckpointError as err:
+        raise DataError(str(err), file) from None
+    return LoadedReconstructor(model.to(device).eval(), config, saved_kind, file, official)

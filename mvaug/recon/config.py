@@ -1,0 +1,130 @@
+"""Configuration of Pix2Vox training (``mvaug train-recon``) and of the reconstructor it produces.
+
+Upstream's settings (hzxie/Pix2Vox ``config.py``) are the defaults: 224x224 inputs centre-cropped
+128 px from the 137 px ShapeNet renders, batch 64, 250 epochs, Adam (1e-3; merger 1e-4; betas
+0.9/0.999), learning rates halved at epoch 150, BCE x 10, random light backgrounds in [225, 255],
+colour jitter 0.4, lighting noise 0.1, RGB permutation; validation on a 240-grey background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pix2vox import Pix2VoxConfig
+
+KINDS = ("chair",)  # what a reconstructor was trained on; faces (MVF-Net) come with their own issue
+
+
+@dataclass
+class ReconDataConfig:
+    kind: Literal["chair"] = "chair"
+    """What the reconstructor reconstructs; written into its checkpoints so that ``mvaug reconstruct`` can refuse another kind."""
+    categories: list[str] | None = None
+    """ShapeNet taxonomy ids or names to train on (None: every category of the split file)."""
+    train_split: str = "train"
+    val_split: str = "val"
+    views: int = 1
+    """Most views per sample in a training batch (upstream CONST.N_VIEWS_RENDERING)."""
+    random_view_count: bool = True
+    """Draw each batch's number of views uniformly from 1..views (with views > 1)."""
+    val_views: int = 1
+    """Views per sample in the validation IoU."""
+    crop: int | None = 128
+    """Centre crop in pixels of the renders before resizing (upstream CROP_IMG 128 of 137); None keeps the whole render."""
+    render_size: int = 137
+    """Side of the renders the crop refers to; user images get the same fraction cropped (crop / render_size)."""
+    cache_images: bool = False
+    """Keep every resized view in memory (small synthetic sets; ShapeNet chairs at 224 would need ~30 GB)."""
+    workers: int = 0
+    """DataLoader worker processes for the training batches (0: load in the training process)."""
+    limit: int | None = None
+    """Use only the first N models of each split (smoke runs)."""
+
+    def __post_init__(self) -> None:
+        if self.views < 1 or self.val_views < 1:
+            raise ValueError(f"views and val_views must be at least 1, got {self.views} and {self.val_views}")
+        if self.crop is not None and not 0 < self.crop <= self.render_size:
+            raise ValueError(f"crop must lie in 1..render_size ({self.render_size}), got {self.crop}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be non-negative, got {self.workers}")
+
+    @property
+    def crop_fraction(self) -> float:
+        return 1.0 if self.crop is None else self.crop / self.render_size
+
+
+@dataclass
+class AugmentConfig:
+    """Training augmentations (upstream ``utils/data_transforms.py``); validation uses ``val_background`` only."""
+
+    background_range: tuple[float, float] = (225 / 255, 1.0)
+    """Each view is composited on a random colour, every channel uniform in this range (upstream RANDOM_BG_COLOR_RANGE)."""
+    val_background: float = 240 / 255
+    """Grey level of the background for validation and reconstruction (upstream TEST.RANDOM_BG_COLOR_RANGE)."""
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    """Colour jitter: factors uniform in [1 - x, 1 + x], one draw per sample (all its views)."""
+    lighting_noise: float = 0.1
+    """Std of AlexNet's PCA lighting noise (upstream NOISE_STD); 0 = off."""
+    permute_rgb: bool = True
+    """Random channel order per sample."""
+    flip: bool = True
+    """Mirror a sample left-right with probability 1/2: its images horizontally and its voxels along z together."""
+
+    def __post_init__(self) -> None:
+        low, high = self.background_range
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"background_range must satisfy 0 <= low <= high <= 1, got {self.background_range}")
+        if min(self.brightness, self.contrast, self.saturation, self.lighting_noise) < 0:
+            raise ValueError("colour jitter amounts and lighting_noise must be non-negative")
+
+
+@dataclass
+class ReconOptimConfig:
+    lr: float = 1e-3
+    """Adam learning rate of the encoder, decoder and refiner."""
+    merger_lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    milestones: list[int] = field(default_factory=lambda: [150])
+    """Epochs at which MultiStepLR multiplies every learning rate by gamma."""
+    gamma: float = 0.5
+    loss_scale: float = 10.0
+    """Upstream multiplies each BCE by 10."""
+
+
+@dataclass
+class ReconTrainConfig:
+    epochs: int = 250
+    batch_size: int = 64
+    seed: int = 0
+    two_stage: bool = False
+    """The paper's procedure: single views without the merger first, then the merger (and refiner) with encoder and decoder frozen."""
+    stage1_epochs: int = 0
+    """With two_stage: epochs of the first stage."""
+    checkpoint_every: int = 500
+    """Steps between resumable checkpoints (one is also written at every epoch end)."""
+    log_every: int = 20
+    val_limit: int | None = None
+    """Validate on at most this many models (None: the whole split)."""
+    bf16: bool = False
+    """bf16 autocast on CUDA (ignored on the CPU)."""
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.two_stage and not 0 < self.stage1_epochs < self.epochs:
+            raise ValueError(f"two_stage needs 0 < stage1_epochs < epochs, got stage1_epochs={self.stage1_epochs}, epochs={self.epochs}")
+
+
+@dataclass
+class ReconConfig:
+    model: Pix2VoxConfig = field(default_factory=Pix2VoxConfig)
+    data: ReconDataConfig = field(default_factory=ReconDataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: ReconOptimConfig = field(default_factory=ReconOptimConfig)
+    train: ReconTrainConfig = field(default_factory=ReconTrainConfig)
+    vgg_weights: str | None = None
+    """torchvision vgg16_bn ImageNet weights on disk, loaded into the frozen VGG layers (nothing is downloaded)."""

@@ -1,0 +1,65 @@
+"""``mvaug train-recon``: resolve the config, load the splits, train in one run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvaug.errors import ConfigError
+from mvaug.recon.config import ReconConfig
+
+
+def resolve_recon_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool, extra: dict | None = None) -> ReconConfig:
+    """The run's own config.yaml when resuming, else the given file (else the defaults); then ``extra`` and ``--set``."""
+    from mvaug.config import load_config, merged, read_yaml
+    from mvaug.disentangle.run import parse_overrides
+
+    saved = run_dir / "config.yaml"
+    source = saved if resume and saved.is_file() else (Path(config_path) if config_path is not None else None)
+    data = read_yaml(source) if source is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of keys to values at the top level", source)
+    try:
+        return load_config(ReconConfig, merged(merged(data, extra or {}), parse_overrides(overrides)))
+    except ConfigError as err:
+        raise ConfigError(err.message, err.path or source) from None
+
+
+@dataclass
+class ReconTrainResult:
+    run_dir: Path
+    step: int
+    best_iou: float
+    last: dict
+
+
+def run_recon_training(
+    data: str | Path,
+    out: str | Path,
+    config_path: str | Path | None = None,
+    overrides: list[str] = (),
+    resume: bool = False,
+    max_steps: int | None = None,
+    device: str = "auto",
+    kind: str = "chair",
+    vgg_weights: str | None = None,
+    progress: bool = True,
+) -> ReconTrainResult:
+    """Train (or continue training) Pix2Vox on the ShapeNet-layout data in ``data``; under ``torchrun``, data-parallel."""
+    from mvaug.disentangle.distributed import init_distributed
+    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.recon.data import ShapeNetViews
+    from mvaug.recon.trainer import ReconTrainer
+
+    run_dir = Path(out)
+    extra: dict = {"data": {"kind": kind}}
+    if vgg_weights is not None:
+        extra["vgg_weights"] = str(vgg_weights)
+    config = resolve_recon_config(config_path, list(overrides), run_dir, resume, extra)
+    train_data = ShapeNetViews(data, config.data.train_split, config, config.data.limit)
+    val_data = ShapeNetViews(data, config.data.val_split, config, config.data.limit)
+    dist, torch_device = init_distributed(resolve_device(device))
+    trainer = ReconTrainer(config, train_data, val_data, run_dir, torch_device, progress and dist.is_main, dist)
+    trainer.start(resume)
+    last = trainer.train(max_steps)
+    return ReconTrainResult(run_dir, trainer.step, trainer.best_iou, last)

@@ -1,0 +1,129 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mvaug.errors import DataError
+from mvaug.evaluate.reconstruction import ReconEvalConfig, bootstrap_interval, evaluate_reconstruction
+from mvaug.multiview.views import camera_view, spread_views
+
+
+@pytest.fixture(scope="module")
+def tiny_recon(dense_chairs, tmp_path_factory):
+    """Pix2Vox-F at 32 px after one step on the dense chairs (validated on their test split)."""
+    from pix2vox import Pix2VoxConfig
+
+    from mvaug.recon.config import ReconConfig, ReconDataConfig, ReconTrainConfig
+    from mvaug.recon.data import ShapeNetViews
+    from mvaug.recon.trainer import ReconTrainer
+
+    torch.set_num_threads(1)
+    config = ReconConfig(
+        model=Pix2VoxConfig(variant="F", image_size=32),
+        data=ReconDataConfig(views=2, val_views=1, val_split="test", crop=30, render_size=32),
+        train=ReconTrainConfig(epochs=1, batch_size=2, checkpoint_every=1, log_every=1),
+    )
+    run = tmp_path_factory.mktemp("recon") / "run"
+    trainer = ReconTrainer(config, ShapeNetViews(dense_chairs, "train", config), ShapeNetViews(dense_chairs, "test", config), run, torch.device("cpu"), progress=False)
+    trainer.start(resume=False)
+    trainer.train(max_steps=1)
+    return run
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run, tiny_recon, dense_chairs, tmp_path_factory):
+    from mvaug.multiview.pipeline import build_bank
+
+    build_bank(tiny_run, data=dense_chairs, device="cpu", progress=False)
+    out = tmp_path_factory.mktemp("report") / "eval"
+    config = ReconEvalConfig(views=(1, 2), bootstrap=200, montage=2)
+    summary = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)
+    return out, summary, config
+
+
+def test_spread_views_pick_distinct_bank_views_around_the_input():
+    bank = [camera_view(a, e) for e in (20.0, 30.0) for a in np.arange(0, 360, 360 / 31)]
+    one = spread_views(bank, 0.0, 20.0, 1)
+    assert len(one) == 1 and abs(one[0].azimuth - 180) < 6 and one[0].elevation == 20.0
+    three = spread_views(bank, 100.0, 30.0, 3)
+    assert [round((v.azimuth - 100) % 360 / 90) for v in three] == [1, 2, 3]
+    assert all(v.elevation == 30.0 for v in three)
+    crowded = spread_views(bank[:2], 0.0, 20.0, 2)  # fewer candidates near the targets: still distinct
+    assert len({v.name for v in crowded}) == 2
+
+
+def test_bootstrap_interval():
+    assert bootstrap_interval(np.full(10, 0.25), 500, 0) == pytest.approx((0.25, 0.25))
+    rng = np.random.default_rng(1)
+    values = rng.normal(0.1, 0.05, 400)
+    low, high = bootstrap_interval(values, 2000, 0)
+    assert low < values.mean() < high and high - low < 0.02
+    assert bootstrap_interval(values, 2000, 0) == bootstrap_interval(values, 2000, 0)
+
+
+def test_report_files_and_counts(report):
+    out, summary, config = report
+    assert summary["objects"] == 2
+    rows = list(csv.DictReader((out / "per_object.csv").open()))
+    assert len(rows) == 2 * (1 + 2 * 2)
+    assert {r["condition"] for r in rows} == {"single", "generated-1", "generated-2", "gt-1", "gt-2"}
+    for name in ("report.md", "summary.json", "iou_vs_views.png", "single_vs_generated.png", "montage_best.png", "montage_worst.png"):
+        assert (out / name).is_file(), name
+    paired = summary["paired"]["generated-2 - single"]
+    ious = {(r["object"], r["condition"]): float(r["iou@0.3"]) for r in rows}
+    diffs = [ious[(o, "generated-2")] - ious[(o, "single")] for o in {r["object"] for r in rows}]
+    assert paired["mean"] == pytest.approx(np.mean(diffs), abs=1e-6)
+    assert paired["win_rate"] == pytest.approx(np.mean([d > 0 for d in diffs]))
+
+
+def test_single_and_gt_conditions_match_a_naive_reconstruction(report, tiny_recon, dense_chairs):
+    """Recompute single and gt-1 for one object with the public API and compare IoUs."""
+    from mvaug.data.shapenet import ShapeNetDataset, list_views, read_cameras
+    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.io.binvox import read_binvox
+    from mvaug.recon.augment import composite
+    from mvaug.recon.data import load_rgba
+    from mvaug.recon.reconstruct import Reconstructor
+
+    out, _, config = report
+    model = ShapeNetDataset.from_root(dense_chairs, split="test").models[0]
+    record = json.loads((out / "objects" / f"{model.model_id}.json").read_text())
+    recon = Reconstructor.from_checkpoint(tiny_recon)
+    paths = list_views(model.rendering_dir)
+    cameras = read_cameras(model.rendering_dir, len(paths))[:, :2]
+    gt = read_binvox(model.voxel_path).data
+
+    def renders(chosen):  # as the reconstructor's training data loader reads them
+        rgba = torch.stack([load_rgba(p, recon.image_size, recon.config.data.crop_fraction) for p in chosen]).float() / 255
+        return composite(rgba, torch.tensor(recon.background))
+
+    single = recon.reconstruct(renders([paths[0]]))
+    assert record["ious"]["single"] == pytest.approx(voxel_iou(single.numpy(), gt, config.thresholds).tolist(), abs=1e-6)
+    (name,) = record["views"]["1"]
+    index = int(np.argmin([abs((a - float(name[2:5])) % 360) + abs(e - float(name.split("_el")[1])) for a, e in cameras]))
+    both = recon.reconstruct(renders([paths[0], paths[index]]))
+    assert record["ious"]["gt-1"] == pytest.approx(voxel_iou(both.numpy(), gt, config.thresholds).tolist(), abs=1e-6)
+
+
+def test_resume_reuses_the_cache_and_refuses_other_settings(report, tiny_run, tiny_recon, dense_chairs):
+    out, summary, config = report
+    cached = sorted((out / "objects").glob("*.json"))
+    first = cached[0].read_text()
+    cached[0].unlink()  # as if interrupted before this object
+    again = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)
+    assert cached[0].read_text() == first and again["mean_iou"] == summary["mean_iou"]
+    with pytest.raises(DataError, match="other config"):
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, ReconEvalConfig(views=(1,), bootstrap=200), device="cpu", progress=False)
+
+
+def test_cli_requires_its_inputs_and_scores_prediction_folders(realdata, tmp_path):
+    from mvaug.cli.main import cli
+
+    missing = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path)])
+    assert missing.exit_code == 2 and "--recon" in missing.output and "--run" in missing.output
+    result = CliRunner().invoke(cli, ["evaluate", "voxels", str(realdata / "predictions"), str(realdata / "ShapeNetVox32"), "--pred-axes", "xzy"])
+    assert result.exit_code == 0, result.output
+    assert "0.747" in result.output.replace("0.7470", "0.747")

@@ -1,0 +1,119 @@
+import click
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from pix2vox import build_pix2vox, official_state_dicts
+
+from mvaug.cli.main import MvaugGroup
+from mvaug.cli.recon import reconstruct
+from mvaug.errors import DataError
+from mvaug.io.binvox import read_binvox
+from mvaug.io.checkpoint import save_checkpoint
+from mvaug.io.images import read_image
+from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
+from mvaug.recon.reconstruct import PREVIEW_SIZE, Reconstructor, run_reconstruct
+
+
+def cli() -> click.Group:
+    group = MvaugGroup()  # the error handling of the mvaug command line
+    group.add_command(reconstruct)
+    return group
+
+
+def renders(root, count=2):
+    return sorted(root.glob("ShapeNetRendering/*/*/rendering/*.png"))[:count]
+
+
+def test_the_api_maps_views_to_probabilities_of_the_network(trained_run, chairs):
+    recon = Reconstructor.from_checkpoint(trained_run, "cpu")
+    views = recon.load_views(renders(chairs))
+    assert views.shape == (2, 3, 32, 32) and 0 <= views.min() and views.max() <= 1
+    probabilities = recon.reconstruct(views)
+    assert probabilities.shape == (32, 32, 32) and 0 <= probabilities.min() and probabilities.max() <= 1
+    with torch.no_grad():
+        direct = recon.model.final(recon.model(views[None]))[0]
+    torch.testing.assert_close(probabilities, direct)
+    bigger = torch.nn.functional.interpolate(views, size=(96, 96), mode="nearest")  # any size is resized to the input size
+    assert recon.reconstruct(bigger).shape == (32, 32, 32)
+    with pytest.raises(ValueError, match="V, 3, H, W"):
+        recon.reconstruct(views[0])
+
+
+def test_the_cli_writes_binvox_npy_obj_and_png_that_agree(trained_run, chairs, tmp_path):
+    images = [str(p) for p in renders(chairs, 3)]
+    result = CliRunner().invoke(cli(), ["reconstruct", *images, "--recon", str(trained_run), "--out", str(tmp_path / "out/chair"), "--threshold", "0.45", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    probabilities = np.load(tmp_path / "out/chair.npy")
+    assert probabilities.shape == (32, 32, 32) and probabilities.dtype == np.float32
+    expected = Reconstructor.from_checkpoint(trained_run).reconstruct(Reconstructor.from_checkpoint(trained_run).load_views(images)).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    voxels = read_binvox(tmp_path / "out/chair.binvox")
+    np.testing.assert_array_equal(voxels.data, probabilities >= 0.45)  # [x, y, z], as ShapeNetVox32 is read
+    assert voxels.translate == (-0.5, -0.5, -0.5) and voxels.scale == 1.0
+    import trimesh
+
+    mesh = trimesh.load(tmp_path / "out/chair.obj", force="mesh")
+    if voxels.data.any():
+        assert mesh.is_watertight and np.all(np.abs(mesh.vertices) <= 0.5 + 1e-6)
+    picture = read_image(tmp_path / "out/chair.png", "RGB")
+    assert picture.shape[0] > 2 * PREVIEW_SIZE and picture.shape[1] >= 4 * PREVIEW_SIZE  # views row, voxel row of 4 angles
+    assert f"{int(voxels.data.sum())} voxels" in result.output
+
+
+def test_generated_views_are_appended_and_shown_in_their_own_row(trained_run, chairs, tmp_path):
+    images = renders(chairs, 1)
+    generated = torch.rand(2, 3, 64, 64)
+    result = run_reconstruct(images, trained_run, tmp_path / "gen", device="cpu", generated=generated)
+    recon = Reconstructor.from_checkpoint(trained_run)
+    small = torch.nn.functional.interpolate(generated, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+    expected = recon.reconstruct(torch.cat([recon.load_views(images), small]))
+    np.testing.assert_allclose(result.probabilities, expected.numpy(), atol=1e-6)
+    plain = run_reconstruct(images, trained_run, tmp_path / "plain.obj", device="cpu")
+    assert plain.paths[".obj"] == tmp_path / "plain.obj"
+    rows = lambda path: read_image(path, "RGB").shape[0]  # noqa: E731
+    assert rows(result.paths[".png"]) - rows(plain.paths[".png"]) == PREVIEW_SIZE + 4
+
+
+def test_the_real_shapenet_renders_reconstruct_without_error(trained_run, realdata, tmp_path):
+    images = [str(p) for p in sorted(realdata.glob("ShapeNetRendering/*/*/rendering/00.png"))]
+    assert len(images) == 4
+    for index, image in enumerate(images):
+        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(trained_run / "best.pt"), "--out", str(tmp_path / f"r{index}")])
+        assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob("r*.binvox"))) == 4
+    together = CliRunner().invoke(cli(), ["reconstruct", *images, "--recon", str(trained_run), "--out", str(tmp_path / "all")])
+    assert together.exit_code == 0, together.output
+
+
+def test_an_official_checkpoint_reconstructs_on_the_cpu(tmp_path, chairs):
+    model = build_pix2vox(variant="F")
+    payload = {f"{k}": {f"module.{n}": t for n, t in v.items()} for k, v in official_state_dicts(model).items()}
+    torch.save({**payload, "epoch_idx": 10}, tmp_path / "Pix2Vox-F-ShapeNet.pth")
+    loaded = load_reconstructor(tmp_path / "Pix2Vox-F-ShapeNet.pth")
+    assert loaded.official and loaded.config.model.bgr_input and loaded.config.model.image_size == 224
+    result = run_reconstruct(renders(chairs, 1), tmp_path / "Pix2Vox-F-ShapeNet.pth", tmp_path / "official", device="cpu")
+    assert result.paths[".binvox"].is_file()
+
+
+def test_checkpoints_of_another_kind_are_refused_with_one_clear_line(trained_run, chairs, tmp_path):
+    image = str(renders(chairs, 1)[0])
+    save_checkpoint(tmp_path / "disent.pt", {"format": "mvaug-disentangle-v1", "generator": {}})
+    best = torch.load(trained_run / "best.pt", weights_only=True)
+    save_checkpoint(tmp_path / "faces.pt", {**best, "kind": "face"})
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "empty-run").mkdir()
+    cases = {
+        "disent.pt": "'mvaug-disentangle-v1' checkpoint, not a Pix2Vox reconstructor",
+        "faces.pt": "trained on 'face' objects, 'chair' was asked",
+        "junk.pt": "not a readable reconstructor checkpoint",
+        "empty-run": "not a run folder of mvaug train-recon",
+        "missing.pt": "not found",
+    }
+    for name, message in cases.items():
+        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(tmp_path / name), "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2, (name, result.output)
+        assert message in result.output and str(tmp_path / name) in result.output, (name, result.output)
+        assert "Traceback" not in result.output
+    with pytest.raises(DataError, match=CHECKPOINT_FORMAT.split("-")[0]):
+        load_reconstructor(tmp_path / "disent.pt")

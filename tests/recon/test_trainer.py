@@ -1,0 +1,77 @@
+import json
+
+import pytest
+import torch
+
+from mvaug.errors import DataError
+from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
+from mvaug.recon.data import ShapeNetViews
+from mvaug.recon.trainer import ReconTrainer
+
+from tests.recon.conftest import tiny_config
+
+
+def make_trainer(chairs, run, **train) -> ReconTrainer:
+    config = tiny_config(**train)
+    return ReconTrainer(config, ShapeNetViews(chairs, "train", config), ShapeNetViews(chairs, "val", config), run, torch.device("cpu"), progress=False)
+
+
+def test_two_steps_train_log_validate_and_write_the_run_folder(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.start(resume=False)
+    trainer.train(max_steps=2)
+    assert trainer.step == 2 == trainer.steps_per_epoch  # 4 training chairs, batches of 2
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("decoder.") for k in changed) and any(k.startswith("encoder.layer1") for k in changed)
+    assert not any(k.startswith("encoder.vgg.") and k.endswith("weight") for k in changed)  # frozen VGG
+    records = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "merged" in r] == [1, 2]
+    assert all(r["merged"] > 0 and r["images_per_s"] > 0 for r in records if "merged" in r)
+    validation = [r for r in records if "val_iou@0.3" in r]
+    assert len(validation) == 1 and 0 <= validation[0]["val_iou@0.3"] <= 1 and validation[0]["val_views"] == 2
+    assert (tmp_path / "run/config.yaml").is_file() and (tmp_path / "run/checkpoints/step-000000002.pt").is_file()
+    best = load_reconstructor(tmp_path / "run")
+    assert best.path.name == "best.pt" and best.kind == "chair" and not best.official
+    for key, value in best.model.state_dict().items():
+        torch.testing.assert_close(value, trainer.model.state_dict()[key], msg=key)
+    assert torch.load(best.path, weights_only=True)["format"] == CHECKPOINT_FORMAT
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(chairs, tmp_path):
+    straight = make_trainer(chairs, tmp_path / "straight", checkpoint_every=100)
+    straight.start(resume=False)
+    straight.train(max_steps=3)
+    first = make_trainer(chairs, tmp_path / "resumed", checkpoint_every=100)
+    first.start(resume=False)
+    first.train(max_steps=2)
+    second = make_trainer(chairs, tmp_path / "resumed", checkpoint_every=100)
+    second.start(resume=True)
+    assert second.step == 2 and second.scheduler.last_epoch == 1
+    second.train(max_steps=1)
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    assert second.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"] == 5e-4  # milestone 1 passed
+
+
+def test_a_used_run_folder_needs_resume(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run")
+    trainer.start(resume=False)
+    trainer.train(max_steps=1)
+    with pytest.raises(DataError, match="--resume"):
+        make_trainer(chairs, tmp_path / "run").start(resume=False)
+
+
+def test_the_second_stage_trains_the_merger_with_encoder_and_decoder_frozen(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", two_stage=True, stage1_epochs=1, epochs=2, batch_size=4)
+    trainer.start(resume=False)
+    trainer.train(max_steps=1)  # stage 1: single views, no merger
+    merger = {k: v.clone() for k, v in trainer.model.merger.state_dict().items()}
+    frozen = {k: v.clone() for k, v in trainer.model.state_dict().items() if k.startswith(("encoder.", "decoder."))}
+    assert all(torch.equal(v, trainer.model.merger.state_dict()[k]) for k, v in merger.items())
+    trainer.train(max_steps=1)  # stage 2
+    assert trainer.stage(1) == 2
+    for key, value in frozen.items():  # weights and BatchNorm statistics alike
+        assert torch.equal(trainer.model.state_dict()[key], value), key
+    assert any(not torch.equal(v, trainer.model.merger.state_dict()[k]) for k, v in merger.items())
+    assert torch.load(tmp_path / "run/best.pt", weights_only=True)["epoch"] == 2  # the best network is one with a trained merger
