@@ -34,9 +34,20 @@ def train_recon(config_path, data, out, resume, overrides, max_steps, device, ki
 @click.option("--threshold", default=0.3, show_default=True, type=click.FloatRange(0.0, 1.0, min_open=True), help="Occupancy threshold.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--kind", default="chair", show_default=True, type=click.Choice(KIND_CHOICES))
-def reconstruct(images, recon, out, threshold, device, kind) -> None:
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Disentangler run that synthesises extra views (with --generate).")
+@click.option("--bank", "bank_path", type=click.Path(dir_okay=False), help="Content bank of --run [RUN/bank.npz].")
+@click.option("--generate", default=0, show_default=True, type=click.IntRange(min=0), help="Views to synthesise from the first image, spread around its estimated pose.")
+def reconstruct(images, recon, out, threshold, device, kind, run_dir, bank_path, generate) -> None:
     """Reconstruct a voxel grid, a mesh and a preview from one or more IMAGES of one object."""
+    from mvaug.errors import ConfigError
     from mvaug.recon.reconstruct import run_reconstruct
 
-    result = run_reconstruct(images, recon, out, threshold, device, kind)
+    generated = None
+    if generate:
+        if run_dir is None:
+            raise ConfigError("--generate needs --run, a disentangler run with a content bank")
+        from mvaug.multiview.synthesizer import generate_around
+
+        generated = generate_around(images[0], run_dir, generate, bank_path, device)
+    result = run_reconstruct(images, recon, out, threshold, device, kind, generated)
     click.echo(f"{result.occupied} voxels >= {threshold}; wrote " + ", ".join(str(p) for p in result.paths.values()))

@@ -92,22 +92,6 @@ class EvalContext:
         rgba = torch.stack([load_rgba(p, recon.image_size, recon.config.data.crop_fraction) for p in paths]).float() / 255.0
         return composite(rgba, torch.tensor(recon.background))
 
-    def generated_inputs(self, generated: torch.Tensor) -> torch.Tensor:
-        """Generated views (V, 3, s, s) on the disentangler's white -> the reconstructor's framing and background."""
-        from mvaug.data.user_image import UserImageOptions, frame_image
-
-        recon = self.recon
-        size, fraction = recon.image_size, recon.config.data.crop_fraction
-        full = round(size / fraction)
-        margin = (full - size) // 2
-        out = []
-        for image in generated:
-            rgb = (image.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-            rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-            framed, _ = frame_image(rgba, full, recon.background, UserImageOptions(framing="keep"))
-            out.append(framed[:, margin : margin + size, margin : margin + size])
-        return torch.stack(out)
-
 
 def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
     """IoUs of every condition for one ShapeNet model; and arrays for the montage."""
@@ -133,7 +117,7 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
         real_index[view.name] = index
     source = load_image(paths[cfg.input_view], ctx.synth.image_size)[None]  # as the disentangler was trained
     _, generated = ctx.synth.generate_batch(source, needed)  # (1, V, 3, s, s)
-    generated_views = dict(zip((v.name for v in needed), ctx.generated_inputs(generated[0].cpu())))
+    generated_views = dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0])))
     real_views = dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed])))
     single = ctx.recon_inputs([paths[cfg.input_view]])  # (1, 3, S, S)
     gt = read_binvox(model.voxel_path).data

@@ -89,3 +89,14 @@ class MultiViewSynthesizer:
         _, out = self.generate_batch(image[None], views)
         arrays = (out[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         return [Image.fromarray(np.ascontiguousarray(a)) for a in arrays]
+
+
+def generate_around(image_path: str | os.PathLike, run: str | os.PathLike, count: int, bank: str | os.PathLike | None = None, device: str = "auto") -> torch.Tensor:
+    """``count`` views (count, 3, s, s) of the object in an image, spread in azimuth around its estimated pose."""
+    from mvaug.data.user_image import load_user_image
+    from mvaug.disentangle.trainer import resolve_device
+
+    synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
+    image = load_user_image(image_path, synth.image_size)
+    _, out = synth.generate_batch(image[None], synth.views_around(image, count))
+    return out[0].cpu()

@@ -63,6 +63,26 @@ class Reconstructor:
                 views.append(load_user_image(path, size, self.background))
         return torch.stack(views)
 
+    def frame_generated(self, images: torch.Tensor) -> torch.Tensor:
+        """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, S, S) framed like the training renders.
+
+        The disentangler draws the whole 137-px render frame on white; the reconstructor was trained on
+        the central ``crop_fraction`` on its own background, so the background is re-estimated and
+        replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken.
+        """
+        from mvaug.data.user_image import UserImageOptions, frame_image
+
+        size, fraction = self.image_size, self.config.data.crop_fraction
+        full = round(size / fraction)
+        margin = (full - size) // 2
+        framed = []
+        for image in images:
+            rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+            rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+            tensor, _ = frame_image(rgba, full, self.background, UserImageOptions(framing="keep"))
+            framed.append(tensor[:, margin : margin + size, margin : margin + size])
+        return torch.stack(framed)
+
     @torch.no_grad()
     def reconstruct(self, views: torch.Tensor) -> torch.Tensor:
         """Occupancy probabilities (32, 32, 32), on the CPU, of the object seen in ``views`` (V, 3, H, W) in [0, 1]."""
@@ -131,8 +151,7 @@ def run_reconstruct(
     reconstructor = Reconstructor.from_checkpoint(recon, device, kind)
     views = reconstructor.load_views(images)
     if generated is not None and len(generated):
-        size = reconstructor.image_size
-        generated = torch.nn.functional.interpolate(generated.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        generated = reconstructor.frame_generated(generated)
     all_views = views if generated is None else torch.cat([views, generated])
     probabilities = reconstructor.reconstruct(all_views).numpy()
     occupancy = probabilities >= threshold

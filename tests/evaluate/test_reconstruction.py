@@ -127,3 +127,21 @@ def test_cli_requires_its_inputs_and_scores_prediction_folders(realdata, tmp_pat
     result = CliRunner().invoke(cli, ["evaluate", "voxels", str(realdata / "predictions"), str(realdata / "ShapeNetVox32"), "--pred-axes", "xzy"])
     assert result.exit_code == 0, result.output
     assert "0.747" in result.output.replace("0.7470", "0.747")
+
+
+def test_reconstruct_with_generated_views(tiny_run, tiny_recon, dense_chairs, report, tmp_path):
+    """--run --generate K synthesises K views from the image; they go through the merger and into the preview."""
+    from PIL import Image
+
+    from mvaug.cli.main import cli
+
+    image = next((dense_chairs / "ShapeNetRendering").rglob("00.png"))
+    plain = CliRunner().invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--out", str(tmp_path / "plain"), "--device", "cpu"])
+    assert plain.exit_code == 0, plain.output
+    more = CliRunner().invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--run", str(tiny_run), "--generate", "3", "--out", str(tmp_path / "more"), "--device", "cpu"])
+    assert more.exit_code == 0, more.output
+    small, large = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "more.png")
+    assert large.size[1] > small.size[1]  # a row of generated views
+    assert not np.array_equal(np.load(tmp_path / "plain.npy"), np.load(tmp_path / "more.npy"))
+    missing = CliRunner().invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--generate", "2", "--out", str(tmp_path / "x")])
+    assert missing.exit_code == 2 and "--generate needs --run" in missing.output

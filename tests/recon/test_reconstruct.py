@@ -66,13 +66,27 @@ def test_generated_views_are_appended_and_shown_in_their_own_row(trained_run, ch
     generated = torch.rand(2, 3, 64, 64)
     result = run_reconstruct(images, trained_run, tmp_path / "gen", device="cpu", generated=generated)
     recon = Reconstructor.from_checkpoint(trained_run)
-    small = torch.nn.functional.interpolate(generated, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
-    expected = recon.reconstruct(torch.cat([recon.load_views(images), small]))
+    expected = recon.reconstruct(torch.cat([recon.load_views(images), recon.frame_generated(generated)]))
     np.testing.assert_allclose(result.probabilities, expected.numpy(), atol=1e-6)
     plain = run_reconstruct(images, trained_run, tmp_path / "plain.obj", device="cpu")
     assert plain.paths[".obj"] == tmp_path / "plain.obj"
     rows = lambda path: read_image(path, "RGB").shape[0]  # noqa: E731
     assert rows(result.paths[".png"]) - rows(plain.paths[".png"]) == PREVIEW_SIZE + 4
+
+
+def test_generated_views_are_framed_like_the_training_renders(trained_run):
+    """A generated frame on white: the reconstructor's background, its centre crop, its input size."""
+    recon = Reconstructor.from_checkpoint(trained_run)
+    generated = torch.ones(1, 3, 64, 64)
+    generated[:, :, 24:40, 24:40] = torch.tensor([0.8, 0.1, 0.1]).view(1, 3, 1, 1)
+    framed = recon.frame_generated(generated)
+    size = recon.image_size
+    assert framed.shape == (1, 3, size, size)
+    assert torch.allclose(framed[0, :, 0, 0], torch.tensor(recon.background), atol=0.01)
+    assert torch.allclose(framed[0, :, size // 2, size // 2], torch.tensor([0.8, 0.1, 0.1]), atol=0.02)
+    side = (framed[0, 1] < 0.5).sum(dim=1).max().item()  # the square's width after the centre crop
+    expected = 16 / 64 * size / recon.config.data.crop_fraction
+    assert abs(side - expected) <= 1.5
 
 
 def test_the_real_shapenet_renders_reconstruct_without_error(trained_run, realdata, tmp_path):
