@@ -134,7 +134,7 @@ def montage(records: list[dict], order, cache: Path, path: Path, title: str, con
     threshold = config.headline_threshold
     t = config.thresholds.index(threshold)
     kmax = max(config.views)
-    camera = turntable_cameras(1, start=210.0)
+    camera = turntable_cameras(1, start=210.0, distance_ratio=0.9)  # the whole 32^3 cube in frame
     rows, captions, titles = [], [], []
     for k in order:
         record = records[int(k)]
