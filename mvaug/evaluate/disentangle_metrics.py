@@ -297,6 +297,43 @@ def classification(
 # ---------------------------------------------------------------------------------------- report
 
 
+@dataclass
+class CodeUsage:
+    """How much each code changes the output: std over images of G(s, c) with one code held fixed, averaged.
+
+    ``content_effect`` varies the content over ``samples`` images at a fixed style (averaged over
+    ``samples`` styles), ``style_effect`` the other way round. A collapsed content code has a
+    content effect near 0 however good the reconstructions are.
+    """
+
+    content_effect: float
+    style_effect: float
+
+    @property
+    def content_share(self) -> float:
+        total = self.content_effect + self.style_effect
+        return self.content_effect / total if total > 0 else 0.0
+
+
+@torch.no_grad()
+def code_usage(generate: Generate, style_codes: torch.Tensor, content_codes: torch.Tensor, samples: int = 16, seed: int = 0) -> CodeUsage:
+    """See :class:`CodeUsage`; codes (N, d_s) and (N, d_c), ``samples`` images drawn with ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(style_codes.shape[0], generator=generator)[:samples]
+    styles, contents = style_codes[pick], content_codes[pick]
+    count = len(pick)
+
+    def effect(fixed: torch.Tensor, varied: torch.Tensor, fixed_is_style: bool) -> float:
+        spreads = []
+        for code in fixed:
+            repeated = code[None].expand(count, -1)
+            out = generate(repeated, varied) if fixed_is_style else generate(varied, repeated)  # (count, 3, H, W)
+            spreads.append(out.float().std(dim=0).mean())
+        return float(torch.stack(spreads).mean())
+
+    return CodeUsage(effect(styles, contents, True), effect(contents, styles, False))
+
+
 def metrics_report(
     generate: Generate,
     style_codes: torch.Tensor,
@@ -317,6 +354,7 @@ def metrics_report(
         )
     recon = reconstruction(generate, style_codes, content_codes, images, distance, pairs, seed, batch_size)
     probes = classification(style_codes, content_codes, views, identities, seed)
+    usage = code_usage(generate, style_codes, content_codes, seed=seed)
     return {
         "distance": distance.name,
         "seed": seed,
@@ -324,6 +362,7 @@ def metrics_report(
         "content_transfer": None if transfer is None else asdict(transfer),
         "reconstruction": asdict(recon),
         "classification": asdict(probes),
+        "code_usage": {**asdict(usage), "content_share": usage.content_share},
     }
 
 
@@ -337,6 +376,7 @@ _TABLE_COLUMNS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("Id|content", lambda r: (r["classification"]["identity_from_content"] or {}).get("accuracy")),
     ("View|content", lambda r: (r["classification"]["view_from_content"] or {}).get("accuracy")),
     ("Id|style", lambda r: (r["classification"]["identity_from_style"] or {}).get("accuracy")),
+    ("Content share", lambda r: (r.get("code_usage") or {}).get("content_share")),
     ("View majority", lambda r: (r["classification"]["view_from_style"] or {}).get("majority_chance")),
     ("Id majority", lambda r: (r["classification"]["identity_from_content"] or {}).get("majority_chance")),
 )
@@ -353,7 +393,9 @@ def format_metrics_table(rows: Sequence[tuple[str, dict[str, Any]]], style: str 
 
     Transfer / Content src / Style src / Recon are mean distances (lower is better; the model should
     beat both sources). "View|style" is the accuracy of predicting views from style codes (leakage,
-    lower is better), and so on; the majority columns are the leakage probes' chance levels.
+    lower is better), and so on; the majority columns are the leakage probes' chance levels. "Content
+    share" is content effect / (content + style effect) of :func:`code_usage`: near 0 means the
+    content code is ignored (collapsed), whatever the other columns say.
     """
     body = [[name, *(_cell(get(report)) for _, get in _TABLE_COLUMNS)] for name, report in rows]
     return render_table(["Run", *(title for title, _ in _TABLE_COLUMNS)], body, style, left=2)

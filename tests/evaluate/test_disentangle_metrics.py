@@ -230,3 +230,25 @@ def test_report_is_json_and_tables_compare_runs():
     assert lines[2].startswith("| full ") and "0.0000" in lines[2] and "L1" in lines[2]
     assert lines[3].count("n/a") == 9
     assert "  " in format_metrics_table([("full", report)], style="text").splitlines()[0]
+
+
+def test_code_usage_tells_which_code_drives_the_image():
+    from mvaug.evaluate.disentangle_metrics import code_usage
+
+    torch.manual_seed(0)
+    styles, contents = torch.randn(20, 4), torch.randn(20, 3)
+
+    def style_only(s, c):  # the content is ignored: a collapsed content code
+        return s[:, :3, None, None].expand(-1, 3, 8, 8).sigmoid()
+
+    def content_only(s, c):
+        return c[:, :, None, None].expand(-1, 3, 8, 8).sigmoid()
+
+    collapsed = code_usage(style_only, styles, contents, samples=8)
+    assert collapsed.content_effect == 0.0 and collapsed.style_effect > 0.05 and collapsed.content_share == 0.0
+    assert code_usage(content_only, styles, contents, samples=8).content_share == 1.0
+
+    def both(s, c):
+        return (0.5 * s[:, :3] + 0.5 * c)[:, :, None, None].expand(-1, 3, 8, 8).sigmoid()
+
+    assert 0.3 < code_usage(both, styles, contents, samples=8).content_share < 0.7
