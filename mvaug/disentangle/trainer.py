@@ -30,7 +30,7 @@ from mvaug.disentangle.data import ImageSet
 from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.model import DisentangleModel
 from mvaug.errors import DataError
-from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
+from mvaug.io.checkpoint import load_checkpoint, save_checkpoint, save_step_checkpoint
 
 CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
 KEEP_CHECKPOINTS = 3
@@ -235,9 +235,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
         }
-        save_checkpoint(self.paths.checkpoints / f"step-{self.step:09d}.pt", payload)
-        for old in sorted(self.paths.checkpoints.glob("step-*.pt"))[:-KEEP_CHECKPOINTS]:
-            old.unlink()
+        save_step_checkpoint(self.paths.checkpoints, "step-", self.step, payload, KEEP_CHECKPOINTS)
 
     def restore_latest(self) -> bool:
         """Load the latest stage-1 checkpoint of the run folder; False when there is none."""
@@ -318,9 +316,7 @@ class Trainer:
                     handle.write(json.dumps(record) + "\n")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
                 payload = {"format": CHECKPOINT_FORMAT, "stage": 2, "step": step + 1, "encoders": encoders.state_dict(), "optimizer": optimizer.state_dict()}
-                save_checkpoint(self.paths.checkpoints / f"encoders-step-{step + 1:09d}.pt", payload)
-                for old in sorted(self.paths.checkpoints.glob("encoders-step-*.pt"))[:-KEEP_CHECKPOINTS]:
-                    old.unlink()
+                save_step_checkpoint(self.paths.checkpoints, "encoders-step-", step + 1, payload, KEEP_CHECKPOINTS)
         if end >= cfg.encoder_steps:
             self.save_model(encoders["style"], encoders["content"])
         return record

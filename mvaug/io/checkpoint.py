@@ -23,6 +23,21 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def save_step_checkpoint(folder: str | os.PathLike, prefix: str, step: int, payload: dict, keep: int = 3) -> Path:
+    """Write ``folder/<prefix><step:09d>.pt`` and delete all but the ``keep`` newest ``<prefix>*.pt`` files there."""
+    folder = Path(folder)
+    path = folder / f"{prefix}{step:09d}.pt"
+    save_checkpoint(path, payload)
+    prune_checkpoints(folder, prefix, keep)
+    return path
+
+
+def prune_checkpoints(folder: str | os.PathLike, prefix: str, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``<prefix>*.pt`` files (zero-padded step numbers sort by name)."""
+    for old in sorted(Path(folder).glob(f"{prefix}*.pt"))[:-keep]:
+        old.unlink()
+
+
 def load_checkpoint(path: str | os.PathLike, expected_format: str, device="cpu", weights_only: bool = True, what: str = "checkpoint") -> dict:
     """Read a checkpoint of ``expected_format``; a missing, damaged or foreign file raises :class:`DataError` naming it."""
     import torch

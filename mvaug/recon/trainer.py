@@ -28,7 +28,7 @@ from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, seed_everything
 from mvaug.errors import DataError
 from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS, voxel_iou
-from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
+from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews, TrainBatches
@@ -232,8 +232,7 @@ class ReconTrainer:
 
     def _checkpoint(self) -> None:
         self._save(self.paths.checkpoints / f"step-{self.step:09d}.pt", with_optimizer=True)
-        for old in sorted(self.paths.checkpoints.glob("step-*.pt"))[:-KEEP_CHECKPOINTS]:
-            old.unlink()
+        prune_checkpoints(self.paths.checkpoints, "step-", KEEP_CHECKPOINTS)
 
     def restore_latest(self) -> bool:
         """Load the latest step checkpoint of the run folder; False when there is none."""
