@@ -45,8 +45,9 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
 @click.option("--workers", default=1, show_default=True, help="Processes evaluating objects in parallel.")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--kind", default="chair", show_default=True, type=click.Choice(["chair", "face"]), help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
 @click.pass_context
-def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, device) -> None:
+def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, device, kind) -> None:
     """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
 
     `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools.
@@ -58,6 +59,12 @@ def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, li
         raise click.UsageError(f"missing {', '.join(missing)} (or use a subcommand: mvaug evaluate voxels PRED GT)")
     from pathlib import Path
 
+    if kind == "face":
+        from mvaug.evaluate.face_eval import evaluate_faces, format_face_report
+
+        click.echo(format_face_report(evaluate_faces(data, recon, run, out, bank_path, split, limit, device=device)))
+        click.echo(f"\nreport: {Path(out) / 'report.md'}")
+        return
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
     from mvaug.evaluate.reconstruction_report import format_report
 
