@@ -164,3 +164,38 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["train.steps=100", "model.norm=l2"]`` -> nested dict; values are parsed as YAML scalars/lists."""
+    import yaml
+
+    tree: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{part}' is set to a value and used as a section")
+        node[leaf] = yaml.safe_load(text) if text else ""
+    return tree
+
+
+def resolve_run_config(
+    cls: type[T], config_path: str | os.PathLike | None, overrides: list[str], run_dir: Path, resume: bool, extra: dict | None = None
+) -> T:
+    """A training run's config: the run's own config.yaml when resuming, else ``config_path`` (else the
+    defaults); then ``extra`` and the ``--set key=value`` ``overrides``. Errors name the file."""
+    saved = Path(run_dir) / "config.yaml"
+    source = saved if resume and saved.is_file() else (Path(config_path) if config_path is not None else None)
+    data = read_yaml(source) if source is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping of keys to values at the top level", source)
+    try:
+        return load_config(cls, merged(merged(data, extra or {}), parse_overrides(list(overrides))))
+    except ConfigError as err:
+        raise ConfigError(err.message, err.path or source) from None

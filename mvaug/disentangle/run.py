@@ -8,44 +8,12 @@ from pathlib import Path
 from mvaug.errors import ConfigError
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    """``["train.steps=100", "model.norm=l2"]`` -> nested dict; values are parsed as YAML scalars/lists."""
-    import yaml
-
-    tree: dict = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key=value, got {pair!r}")
-        node = tree
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: '{part}' is set to a value and used as a section")
-        node[leaf] = yaml.safe_load(text) if text else ""
-    return tree
-
-
 def resolve_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool):
-    """The experiment config: the run's own config.yaml when resuming, else the given file; then --set."""
-    from mvaug.config import load_config, merged, read_yaml
+    """The experiment config of a disentangler run (see :func:`mvaug.config.resolve_run_config`)."""
+    from mvaug.config import resolve_run_config
     from mvaug.disentangle.config import ExperimentConfig
 
-    saved = run_dir / "config.yaml"
-    if resume and saved.is_file():
-        source = Path(saved)
-    elif config_path is not None:
-        source = Path(config_path)
-    else:
-        source = None
-    data = read_yaml(source) if source is not None else {}
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of keys to values at the top level", source)
-    try:
-        return load_config(ExperimentConfig, merged(data, parse_overrides(overrides)))
-    except ConfigError as err:
-        raise ConfigError(err.message, err.path or source) from None
+    return resolve_run_config(ExperimentConfig, config_path, overrides, run_dir, resume)
 
 
 @dataclass

@@ -42,7 +42,7 @@ def format_report(summary: dict, config) -> str:
     t = config.thresholds.index(config.headline_threshold)
     ks = list(config.views)
     lines = [
-        f"# Reconstruction from a single view, generated views and ground-truth views",
+        "# Reconstruction from a single view, generated views and ground-truth views",
         "",
         f"{summary['objects']} held-out objects, input view {config.input_view}; mean voxel IoU "
         f"(the first table at threshold {config.headline_threshold}).",

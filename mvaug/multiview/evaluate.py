@@ -199,7 +199,7 @@ def _write_report(out: Path, rows: list[dict], summary: dict, sheets: dict[str, 
 
 def format_generation_table(summary: dict) -> str:
     """Markdown: mean distance (± standard error) per method, overall and per family."""
-    header = f"| Objects | n views | Generated ↓ | Input unchanged (a) | Nearest training image (b) |\n|---|--:|--:|--:|--:|"
+    header = "| Objects | n views | Generated ↓ | Input unchanged (a) | Nearest training image (b) |\n|---|--:|--:|--:|--:|"
     lines = [f"Distance: {summary['distance']} (lower is better); input view {summary['input_view']}, split {summary['split']}.", "", header]
 
     def cell(s: dict) -> str:

@@ -234,19 +234,10 @@ class FaceReconTrainer:
 
 
 def resolve_face_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool, extra: dict | None = None) -> FaceReconConfig:
-    """The run's own config.yaml when resuming, else the given file (else the defaults); then ``extra`` and ``--set``."""
-    from mvaug.config import merged, read_yaml
-    from mvaug.disentangle.run import parse_overrides
+    """The config of an MVF-Net run (see :func:`mvaug.config.resolve_run_config`)."""
+    from mvaug.config import resolve_run_config
 
-    saved = run_dir / "config.yaml"
-    source = saved if resume and saved.is_file() else (Path(config_path) if config_path is not None else None)
-    data = read_yaml(source) if source is not None else {}
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of keys to values at the top level", source)
-    try:
-        return load_config(FaceReconConfig, merged(merged(data, extra or {}), parse_overrides(list(overrides))))
-    except ConfigError as err:
-        raise ConfigError(err.message, err.path or source) from None
+    return resolve_run_config(FaceReconConfig, config_path, overrides, run_dir, resume, extra)
 
 
 @dataclass

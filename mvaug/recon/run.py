@@ -5,24 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mvaug.errors import ConfigError
 from mvaug.recon.config import ReconConfig
 
 
 def resolve_recon_config(config_path: str | Path | None, overrides: list[str], run_dir: Path, resume: bool, extra: dict | None = None) -> ReconConfig:
-    """The run's own config.yaml when resuming, else the given file (else the defaults); then ``extra`` and ``--set``."""
-    from mvaug.config import load_config, merged, read_yaml
-    from mvaug.disentangle.run import parse_overrides
+    """The config of a Pix2Vox run (see :func:`mvaug.config.resolve_run_config`)."""
+    from mvaug.config import resolve_run_config
 
-    saved = run_dir / "config.yaml"
-    source = saved if resume and saved.is_file() else (Path(config_path) if config_path is not None else None)
-    data = read_yaml(source) if source is not None else {}
-    if not isinstance(data, dict):
-        raise ConfigError("expected a mapping of keys to values at the top level", source)
-    try:
-        return load_config(ReconConfig, merged(merged(data, extra or {}), parse_overrides(overrides)))
-    except ConfigError as err:
-        raise ConfigError(err.message, err.path or source) from None
+    return resolve_run_config(ReconConfig, config_path, overrides, run_dir, resume, extra)
 
 
 @dataclass
