@@ -44,14 +44,19 @@ class MultiViewSynthesizer:
         return self.model.image_size
 
     @torch.no_grad()
-    def generate_batch(self, images: torch.Tensor, views: list[View] | None = None) -> tuple[list[View], torch.Tensor]:
-        """images (B, 3, S, S) -> the chosen views and generated images (B, V, 3, S, S), in one generator call."""
+    def generate_batch(self, images: torch.Tensor, views: list[View] | None = None, chunk: int = 64) -> tuple[list[View], torch.Tensor]:
+        """images (B, 3, S, S) -> the chosen views and generated images (B, V, 3, S, S).
+
+        The B * V (style, content) pairs go through the generator ``chunk`` at a time: on the CPU, chunks
+        of 64 run 1.8x faster than one call for 992 pairs and 1.4x faster than one pair per call
+        (measured at 32 px, 1 thread; see docs/results.md).
+        """
         views, codes = self.bank.select(views)  # codes (V, d_c)
         style, _ = self.model.encode(images)  # (B, d_s)
         batch, count = style.shape[0], codes.shape[0]
         style = style[:, None].expand(batch, count, -1).reshape(batch * count, -1)
         content = codes.to(style.device)[None].expand(batch, count, -1).reshape(batch * count, -1)
-        out = self.model.generate(style, content)  # (B * V, 3, S, S)
+        out = torch.cat([self.model.generate(style[k : k + chunk], content[k : k + chunk]) for k in range(0, len(style), chunk)])  # (B * V, 3, S, S)
         return views, out.view(batch, count, *out.shape[1:])
 
     @torch.no_grad()
