@@ -11,7 +11,7 @@
 The networks are freshly initialised (the weights do not change the time). Every figure runs
 with ``--threads`` torch threads (one by default), one measurement at a time.
 
-Usage: python scripts/bench_recon.py --data /work/data/recon-chairs [--sizes 224,64] [--json out.json]
+Usage: python scripts/bench_recon.py --data data/recon-chairs [--sizes 224,64] [--json out.json]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def bench_training(data: str, config_path: Path, overrides: list[str], steps: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="/work/data/recon-chairs", help="ShapeNet-layout root (images and training data).")
+    parser.add_argument("--data", required=True, help="ShapeNet-layout root (images and training data).")
     parser.add_argument("--sizes", default="224,64", help="Input sizes of Pix2Vox-F to time.")
     parser.add_argument("--variant", default="F", choices=["F", "A"])
     parser.add_argument("--views", type=int, default=1)

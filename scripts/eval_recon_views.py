@@ -5,7 +5,7 @@ Each object's views are drawn once from (seed, object) and the V-view set holds 
 so the 8-view set contains the 4-view set, and so on. Views are composited on upstream's test
 background (240 grey). Prints a markdown table (rows: views; columns: IoU at each threshold).
 
-Usage: python scripts/eval_recon_views.py RUN_OR_CKPT --data /work/data/recon-chairs [--split test] [--views 1,2,4,8] [--json out.json]
+Usage: python scripts/eval_recon_views.py RUN_OR_CKPT --data data/recon-chairs [--split test] [--views 1,2,4,8] [--json out.json]
 """
 
 from __future__ import annotations
