@@ -36,16 +36,22 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--models", default=24, show_default=True, help="Number of synthetic chairs.")
-@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--models", type=int, help="Number of dense synthetic chairs [20; 4 with --fast].")
+@click.option("--workers", default=2, show_default=True, help="Worker processes for the data synthesis.")
 @click.option("--seed", default=0, show_default=True)
-def demo(out, models, workers, seed) -> None:
-    """Run the main job on the built-in data: synthesise chairs, voxelise, draw a preview sheet."""
+@click.option("--fast", is_flag=True, help="Tiny data and models: the whole path in about a minute (numbers mean nothing).")
+@click.option("--data-only", is_flag=True, help="Stop after synthesising the data and its preview sheet.")
+def demo(out, models, workers, seed, fast, data_only) -> None:
+    """The main job on the built-in data: chairs -> disentangler + bank -> Pix2Vox -> reconstruction -> evaluation."""
     from mvaug.demo import run_demo
 
-    result = run_demo(out, models=models, workers=workers, seed=seed)
+    result = run_demo(out, models=models, workers=workers, seed=seed, fast=fast, data_only=data_only)
     click.echo(f"data set ({result.models} chairs, ShapeNet layout): {result.data_root}")
     click.echo(f"preview sheet: {result.sheet}")
+    if not data_only:
+        click.echo(f"disentangler: {result.disentangler}\nPix2Vox: {result.recon}")
+        click.echo(f"one held-out chair: {result.reconstructions['single']} (single view), {result.reconstructions['generated']} (with generated views)")
+        click.echo(f"evaluation report: {result.report / 'report.md'}")
 
 
 def _register() -> None:
