@@ -5,8 +5,9 @@ The names below are imported on first use, so ``import mvaug.data`` does not imp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mvaug.lazy import lazy_exports
 
 _EXPORTS = {
     "Chairs3DDataset": "mvaug.data.chairs3d",
@@ -24,11 +25,4 @@ if TYPE_CHECKING:
     from mvaug.data.transforms import load_image
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
