@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo demo-retrain models test bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml third_party/pix2vox/pyproject.toml third_part
 
 demo: setup
 	$(VENV)/bin/mvaug demo --out $(DEMO_OUT)
+
+demo-retrain: setup
+	$(VENV)/bin/mvaug demo --retrain --out $(DEMO_OUT)
+
+models: setup
+	$(PY) scripts/train_defaults.py --work work/defaults
 
 test: setup
 	$(PY) -m pytest -q -n 2

@@ -1,5 +1,14 @@
 """The main job on the built-in data: ``mvaug demo`` (``make demo``), end to end.
 
+By default it uses the built-in models (:mod:`mvaug.builtin`, a few minutes on a CPU):
+
+1. synthesise a few held-out dense chairs with a seed no training used (``HELDOUT_SEED``);
+2. reconstruct one of them from one image, without and with generated views;
+3. evaluate single vs generated vs ground-truth views on them (``mvaug evaluate``).
+
+With ``retrain`` it trains everything from scratch first (``scripts/train_defaults.py`` trains the
+built-in chair models with the same function, :func:`train_chair_models`):
+
 1. synthesise dense procedural chairs (ShapeNet layout) for the disentangler, and a second set with
    more chairs and fewer views for Pix2Vox;
 2. train the disentangler and its encoders (``configs/chairs-quick.yaml``), build its content bank;
@@ -8,8 +17,8 @@
 5. evaluate single vs generated vs ground-truth views on the held-out chairs.
 
 Every stage is skipped when its output exists and resumed when it was interrupted, so a second call
-only prints the summary. ``fast`` runs the same path on tiny data and tiny models (about a minute),
-for the tests and a first look; its numbers mean nothing.
+only prints the summary. ``fast`` runs the from-scratch path on tiny data and tiny models (about a
+minute), for the tests and a first look; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ class DemoPlan:
     recon_overrides: tuple[str, ...] = ()
     eval_views: tuple[int, ...] = (1, 2, 4, 8)
     generate: int = 4
+    heldout_models: int = 8
+    """Fresh held-out chairs of the built-in-model demo."""
 
 
 FULL = DemoPlan()
@@ -51,7 +62,10 @@ FAST = DemoPlan(
     recon_overrides=("model.image_size=32", "train.epochs=1", "train.stage1_epochs=0", "train.two_stage=false", "train.batch_size=2", "data.cache_images=false"),
     eval_views=(1, 2),
     generate=2,
+    heldout_models=2,
 )
+HELDOUT_SEED = 1000
+"""Seed (plus ``--seed``) of the held-out chairs of the built-in-model demo; training data uses seeds 0 and 1."""
 
 
 @dataclass
@@ -59,42 +73,85 @@ class DemoResult:
     data_root: Path
     sheet: Path
     models: int
-    disentangler: Path | None = None
-    recon: Path | None = None
+    disentangler: Path | str | None = None
+    """Run folder, or ``builtin:NAME``."""
+    recon: Path | str | None = None
     reconstructions: dict[str, Path] = field(default_factory=dict)
     report: Path | None = None
     summary: dict = field(default_factory=dict)
 
 
-def run_demo(out: str | Path, models: int | None = None, workers: int = 2, seed: int = 0, progress: bool = True, fast: bool = False, data_only: bool = False) -> DemoResult:
-    """Run the stages above into ``out``; ``models`` overrides the number of dense chairs; ``data_only`` stops after stage 1."""
-    from mvaug.data.synth.writer import CHAIR_TAXONOMY, SynthChairsConfig, synthesize_chairs
-    from mvaug.io.images import write_png
-    from mvaug.viz.dataset_sheet import dataset_sheet
+def run_demo(out: str | Path, models: int | None = None, workers: int = 2, seed: int = 0, progress: bool = True, fast: bool = False,
+             data_only: bool = False, retrain: bool = False) -> DemoResult:
+    """Run the stages above into ``out``: with the built-in models, or with ``retrain`` (implied by ``fast`` and
+    ``data_only``) from scratch; ``models`` overrides the number of chairs; ``data_only`` stops after the data."""
+    from mvaug.data.synth.writer import SynthChairsConfig
 
     plan = FAST if fast else FULL
     out = Path(out)
+    if not (retrain or fast or data_only):
+        return _builtin_demo(out, plan, models or plan.heldout_models, workers, seed, progress)
     dense = out / "chairs"
-    count = models or plan.dense_models
-    summary = synthesize_chairs(dense, SynthChairsConfig(models=count, seed=seed, dense=True, size=plan.dense_size, split=plan.dense_split), workers=workers, progress=progress)
-    sheet_path = out / "preview_sheet.png"
-    sheet = dataset_sheet(dense / "ShapeNetRendering" / CHAIR_TAXONOMY, dense / "ShapeNetVox32" / CHAIR_TAXONOMY, summary.models[: min(8, count)], size=plan.dense_size)
-    write_png(sheet_path, sheet)
-    result = DemoResult(dense, sheet_path, len(summary.models))
+    config = SynthChairsConfig(models=models or plan.dense_models, seed=seed, dense=True, size=plan.dense_size, split=plan.dense_split)
+    result = _chairs_with_sheet(out, dense, config, workers, progress)
     if data_only:
         return result
+    result.disentangler, result.recon = train_chair_models(out, dense, plan, seed, workers, progress)
+    result.reconstructions = _reconstruct_one(out, dense, result, plan)
+    result.report, result.summary = _evaluate(out, dense, result, plan, seed, progress)
+    return result
+
+
+def train_chair_models(out: Path, dense: Path, plan: DemoPlan, seed: int = 0, workers: int = 2, progress: bool = True) -> tuple[Path, Path]:
+    """Stages 2-3: the disentangler + bank on the dense chairs in ``dense``, then Pix2Vox-F on a second
+    set (``out/recon-chairs``, seed ``seed + 1``); returns the two run folders (resumed, or skipped when finished)."""
+    from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
+
     if not (CONFIGS / "chairs-quick.yaml").is_file():
         raise ConfigError("the demo reads configs/chairs-quick.yaml and configs/pix2vox-quick.yaml: run it from a source checkout", CONFIGS)
-    result.disentangler = _disentangler(out, dense, plan, progress)
+    disentangler = _disentangler(out, dense, plan, progress)
     recon_data = out / "recon-chairs"
     synthesize_chairs(recon_data, SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + 1, size=plan.dense_size, split=(0.8, 0.1, 0.1)), workers=workers, progress=progress)
-    result.recon = _pix2vox(out, recon_data, plan, progress)
-    result.reconstructions = _reconstruct_one(out, dense, result, plan)
+    return disentangler, _pix2vox(out, recon_data, plan, progress)
+
+
+def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: int, progress: bool) -> DemoResult:
+    from mvaug.builtin.assets import DEFAULT_NAMES, default_ref, verify
+    from mvaug.data.synth.writer import SynthChairsConfig
+    from mvaug.errors import DataError
+
+    for role in ("disentangler", "reconstructor"):
+        try:
+            verify(DEFAULT_NAMES[("chair", role)])
+        except DataError as err:
+            raise DataError(f"{err.message}; or train everything from scratch with 'mvaug demo --retrain'", err.path) from None
+    heldout = out / "heldout-chairs"
+    config = SynthChairsConfig(models=models, seed=HELDOUT_SEED + seed, dense=True, size=plan.dense_size, split=(0.0, 0.0, 1.0))
+    result = _chairs_with_sheet(out, heldout, config, workers, progress)
+    result.disentangler, result.recon = default_ref("chair", "disentangler"), default_ref("chair", "reconstructor")
+    result.reconstructions = _reconstruct_one(out, heldout, result, plan)
+    result.report, result.summary = _evaluate(out, heldout, result, plan, seed, progress)
+    return result
+
+
+def _chairs_with_sheet(out: Path, root: Path, config, workers: int, progress: bool) -> DemoResult:
+    """Stage 1: the chairs of ``config`` (a ``SynthChairsConfig``) in ``root`` and ``out/preview_sheet.png`` of the first eight."""
+    from mvaug.data.synth.writer import CHAIR_TAXONOMY, synthesize_chairs
+    from mvaug.io.images import write_png
+    from mvaug.viz.dataset_sheet import dataset_sheet
+
+    summary = synthesize_chairs(root, config, workers=workers, progress=progress)
+    sheet_path = out / "preview_sheet.png"
+    sheet = dataset_sheet(root / "ShapeNetRendering" / CHAIR_TAXONOMY, root / "ShapeNetVox32" / CHAIR_TAXONOMY, summary.models[: min(8, config.models)], size=config.size)
+    write_png(sheet_path, sheet)
+    return DemoResult(root, sheet_path, len(summary.models))
+
+
+def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: int, progress: bool) -> tuple[Path, dict]:
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
 
-    result.report = out / "report"
-    result.summary = evaluate_reconstruction(dense, result.recon, result.disentangler, result.report, ReconEvalConfig(views=plan.eval_views, seed=seed), device="auto", progress=progress)
-    return result
+    report = out / "report"
+    return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, ReconEvalConfig(views=plan.eval_views, seed=seed), device="auto", progress=progress)
 
 
 def _disentangler(out: Path, data: Path, plan: DemoPlan, progress: bool) -> Path:

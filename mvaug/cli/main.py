@@ -36,16 +36,18 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--out", default="demo_out", show_default=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--models", type=int, help="Number of dense synthetic chairs [20; 4 with --fast].")
+@click.option("--models", type=int, help="Number of synthetic chairs: held-out ones [8], or with --retrain training ones [20; 4 with --fast].")
 @click.option("--workers", default=2, show_default=True, help="Worker processes for the data synthesis.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--fast", is_flag=True, help="Tiny data and models: the whole path in about a minute (numbers mean nothing).")
-@click.option("--data-only", is_flag=True, help="Stop after synthesising the data and its preview sheet.")
-def demo(out, models, workers, seed, fast, data_only) -> None:
-    """The main job on the built-in data: chairs -> disentangler + bank -> Pix2Vox -> reconstruction -> evaluation."""
+@click.option("--retrain", is_flag=True, help="Train the disentangler, its bank and Pix2Vox from scratch (about 27 min) instead of using the built-in models.")
+@click.option("--fast", is_flag=True, help="With --retrain (implied): tiny data and models, the whole path in about a minute (numbers mean nothing).")
+@click.option("--data-only", is_flag=True, help="With --retrain (implied): stop after synthesising the data and its preview sheet.")
+def demo(out, models, workers, seed, retrain, fast, data_only) -> None:
+    """The main job on the built-in data: held-out chairs -> reconstruction with and without generated views -> evaluation,
+    with the built-in models; --retrain first trains the disentangler + bank and Pix2Vox on synthetic chairs."""
     from mvaug.demo import run_demo
 
-    result = run_demo(out, models=models, workers=workers, seed=seed, fast=fast, data_only=data_only)
+    result = run_demo(out, models=models, workers=workers, seed=seed, fast=fast, data_only=data_only, retrain=retrain)
     click.echo(f"data set ({result.models} chairs, ShapeNet layout): {result.data_root}")
     click.echo(f"preview sheet: {result.sheet}")
     if not data_only:
@@ -59,6 +61,7 @@ def _register() -> None:
     from mvaug.cli.evaluate import eval_disentangle, evaluate
     from mvaug.cli.faces import synth_faces
     from mvaug.cli.mesh import mesh
+    from mvaug.cli.models import models
     from mvaug.cli.multiview import bank, eval_generate, generate
     from mvaug.cli.pretrain_id import pretrain_id
     from mvaug.cli.recon import reconstruct, train_recon
@@ -82,6 +85,7 @@ def _register() -> None:
     cli.add_command(mesh)
     cli.add_command(train_recon)
     cli.add_command(reconstruct)
+    cli.add_command(models)
 
 
 _register()

@@ -34,11 +34,7 @@ def run_codes(run_dir: Path, images, device: torch.device):
     model = DisentangleModel(config, len(images)).to(device)
     model.load_state_dict(payload["model"])
     model.eval()
-    if config.model.latent_optimization:
-        style, content = model.style.weight, model.content.weight
-    else:
-        chunks = [model.codes(None, images.float_images(slice(k, k + 256)).to(device)) for k in range(0, len(images), 256)]
-        style, content = torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
+    style, content = model.all_codes(images)
     return model.generator, style, content, config
 
 

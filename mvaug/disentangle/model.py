@@ -38,16 +38,30 @@ class DisentangleModel(nn.Module):
             self.style_encoder = Encoder(m.style_dim, m.image_size)
             self.content_encoder = Encoder(m.content_dim, m.image_size)
 
+    def embedding_tables(self) -> dict[str, nn.Embedding]:
+        """The latent-optimised code tables {'style', 'content'}; empty for amortised encoders."""
+        return {name: getattr(self, name) for name in ("style", "content") if hasattr(self, name)}
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         if self.config.model.latent_optimization:
             return {"networks": list(self.generator.parameters()), "embeddings": [self.style.weight, self.content.weight]}
         return {"networks": list(self.parameters()), "embeddings": []}
 
-    def codes(self, index: torch.Tensor, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def codes(self, index: torch.Tensor | None, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Style (B, d_s) and content (B, d_c) codes of the batch, before the reparametric noise."""
         if self.config.model.latent_optimization:
             return self.style(index), self.content(index)
         return self.style_encoder(images), self.content_encoder(images)
+
+    @torch.no_grad()
+    def all_codes(self, images, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes of every training image (an ImageSet): style (N, d_s), content (N, d_c)."""
+        device = next(self.parameters()).device
+        parts = []
+        for start in range(0, len(images), chunk):
+            index = torch.arange(start, min(start + chunk, len(images)), device=device)
+            parts.append(self.codes(index, images.float_images(slice(start, start + chunk)).to(device)))
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def noise_std(self, step: int, style: bool = False) -> float:
         """R's noise std at ``step`` for the content (or the style) code, after the linear warm-up."""

@@ -31,12 +31,14 @@ class TrainedDisentangler:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
-        """Load ``RUN/model.pt`` (written at the end of ``mvaug train``); errors name the missing file."""
-        from mvaug.config import load_config
-        from mvaug.disentangle.config import ExperimentConfig
-        from mvaug.disentangle.generator import Encoder, Generator
+        """Load ``RUN/model.pt`` (written at the end of ``mvaug train``), or ``builtin:NAME``; errors name the missing file."""
+        from mvaug.builtin.assets import builtin_name
         from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
 
+        if builtin_name(run_dir):
+            from mvaug.builtin.load import load_disentangler
+
+            return load_disentangler(builtin_name(run_dir), device)
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise DataError("disentangler run folder not found", run_dir)
@@ -47,6 +49,19 @@ class TrainedDisentangler:
         payload = load_run_checkpoint(paths.model, device)
         if payload.get("stage") != "final":
             raise DataError("model.pt is not a finished disentangler", paths.model)
+        return cls.from_payload(payload, run_dir, device)
+
+    @classmethod
+    def from_payload(cls, payload: dict, source: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
+        """The networks of a final ``model.pt`` payload (or the same dict read from a built-in model file, :mod:`mvaug.builtin`).
+
+        ``source`` names where it came from (``run_dir``); the learned embeddings are optional.
+        """
+        from mvaug.config import load_config
+        from mvaug.disentangle.config import ExperimentConfig
+        from mvaug.disentangle.generator import Encoder, Generator
+
+        device = torch.device(device)
         config = load_config(ExperimentConfig, payload["config"])
         m = config.model
         generator = Generator(m)
@@ -58,7 +73,7 @@ class TrainedDisentangler:
             net.to(device).eval().requires_grad_(False)
         embeddings = [payload.get(k) for k in ("style_embeddings", "content_embeddings")]
         embeddings = [None if e is None else e.to(device) for e in embeddings]
-        return cls(run_dir, config, generator, style_encoder, content_encoder, *embeddings, _fingerprint(payload["generator"]), device)
+        return cls(Path(source), config, generator, style_encoder, content_encoder, *embeddings, _fingerprint(payload["generator"]), device)
 
     @property
     def image_size(self) -> int:

@@ -201,9 +201,8 @@ class Trainer:
         record["noise_std"] = self.model.noise_std(self.step)
         record["style_noise_std"] = self.model.noise_std(self.step, style=True)
         record["content_capacity"] = self.config.loss.content_capacity.capacity(self.step)
-        if self.config.model.latent_optimization:
-            record["style_norm2"] = float(self.model.style.weight.detach().pow(2).sum(1).mean())
-            record["content_norm2"] = float(self.model.content.weight.detach().pow(2).sum(1).mean())
+        for name, table in self.model.embedding_tables().items():
+            record[f"{name}_norm2"] = float(table.weight.detach().pow(2).sum(1).mean())
         record["recon_loss"] = self.recon_name
         with self.paths.log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
@@ -285,7 +284,8 @@ class Trainer:
         from mvaug.disentangle.generator import Encoder
 
         cfg, m = self.config.train, self.config.model
-        if not m.latent_optimization:  # amortised: the encoders were trained with the generator
+        tables = self.model.embedding_tables()
+        if not tables:  # amortised: the encoders were trained with the generator
             self.save_model(self.model.style_encoder, self.model.content_encoder)
             return {}
         torch.manual_seed(cfg.seed + 1)
@@ -299,19 +299,18 @@ class Trainer:
             optimizer.load_state_dict(payload["optimizer"])
             start = payload["step"]
         end = cfg.encoder_steps if max_steps is None else min(cfg.encoder_steps, start + max_steps)
-        targets_s, targets_c = self.model.style.weight.detach(), self.model.content.weight.detach()
+        targets = {name: table.weight.detach() for name, table in tables.items()}
         record: dict = {}
         for step in tqdm(range(start, end), desc="stage 2", unit="step", disable=not self.progress, dynamic_ncols=True):
             index = batch_indices(step, len(self.images), cfg.batch_size, cfg.seed + 7)
             images = self.images.float_images(index).to(self.device)
             index = index.to(self.device)
-            loss_s = (encoders["style"](images) - targets_s[index]).abs().mean()
-            loss_c = (encoders["content"](images) - targets_c[index]).abs().mean()
+            losses = {name: (encoders[name](images) - targets[name][index]).abs().mean() for name in tables}
             optimizer.zero_grad(set_to_none=True)
-            (loss_s + loss_c).backward()
+            sum(losses.values()).backward()
             optimizer.step()
             if (step + 1) % cfg.log_every == 0 or step + 1 == end:
-                record = {"stage": 2, "step": step + 1, "encoder_style_l1": float(loss_s.detach()), "encoder_content_l1": float(loss_c.detach())}
+                record = {"stage": 2, "step": step + 1, **{f"encoder_{name}_l1": float(loss.detach()) for name, loss in losses.items()}}
                 with self.paths.log.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:

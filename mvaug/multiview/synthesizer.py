@@ -26,11 +26,16 @@ class MultiViewSynthesizer:
 
     @classmethod
     def from_run(cls, run: str | os.PathLike, bank: str | os.PathLike | ContentBank | None = None, device: str | torch.device = "cpu") -> MultiViewSynthesizer:
-        """Load RUN/model.pt and ``bank`` (a path, a loaded bank, or None for RUN/bank.npz)."""
+        """Load RUN/model.pt and ``bank`` (a path, a loaded bank, or None for RUN/bank.npz); ``run`` may be ``builtin:NAME``."""
+        from mvaug.builtin.assets import builtin_name
         from mvaug.disentangle.trained import TrainedDisentangler
 
         model = TrainedDisentangler.from_run(run, device)
         bank_path = None
+        if bank is None and builtin_name(run):
+            from mvaug.builtin.assets import model_file
+
+            bank = model_file(builtin_name(run), "bank")
         if not isinstance(bank, ContentBank):
             bank_path = Path(bank) if bank is not None else Path(run) / DEFAULT_BANK_NAME
             if bank is None and not bank_path.is_file():
@@ -96,10 +101,16 @@ class MultiViewSynthesizer:
         return [Image.fromarray(np.ascontiguousarray(a)) for a in arrays]
 
 
-def generate_around(image_path: str | os.PathLike, run: str | os.PathLike, count: int, bank: str | os.PathLike | None = None, device: str = "auto") -> torch.Tensor:
-    """``count`` views (count, 3, s, s) of the object in an image, spread in azimuth around its estimated pose."""
+def generate_around(image_path: str | os.PathLike, run: str | os.PathLike | None, count: int, bank: str | os.PathLike | None = None, device: str = "auto") -> torch.Tensor:
+    """``count`` views (count, 3, s, s) of the object in an image, spread in azimuth around its estimated pose.
+
+    ``run`` None: the built-in chair disentangler and its bank.
+    """
+    from mvaug.builtin.assets import default_ref
     from mvaug.data.user_image import load_user_image
     from mvaug.disentangle.trainer import resolve_device
+
+    run = default_ref("chair", "disentangler") if run is None else run
 
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
     image = load_user_image(image_path, synth.image_size)

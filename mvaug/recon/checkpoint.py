@@ -65,10 +65,21 @@ def read_payload(path: Path, device) -> dict:
 def load_reconstructor(path: str | os.PathLike, device="cpu", kind: str = "chair") -> LoadedReconstructor:
     """Read a run folder or checkpoint of ``mvaug train-recon``, or an official Pix2Vox .pth, onto ``device``.
 
-    A checkpoint of another format, or of a reconstructor for another ``kind``, raises :class:`DataError`.
+    ``builtin:NAME`` is a built-in model (:mod:`mvaug.builtin`). A checkpoint of another format, or of
+    a reconstructor for another ``kind``, raises :class:`DataError`.
     """
+    from mvaug.builtin.assets import builtin_name
+
+    if builtin_name(path):
+        from mvaug.builtin.load import load_reconstructor as load_builtin
+
+        return load_builtin(builtin_name(path), device, kind)
     file = find_checkpoint(path)
-    payload = read_payload(file, device)
+    return reconstructor_from_payload(read_payload(file, device), file, device, kind)
+
+
+def reconstructor_from_payload(payload: dict, file: Path, device="cpu", kind: str = "chair") -> LoadedReconstructor:
+    """:func:`load_reconstructor` on a payload already read from ``file`` (a checkpoint or a built-in model, :mod:`mvaug.builtin`)."""
     fmt = payload.get("format")
     if fmt is None and is_official_layout(payload):
         try:

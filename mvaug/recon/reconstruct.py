@@ -127,14 +127,15 @@ def preview_picture(views: torch.Tensor, generated: torch.Tensor | None, occupan
 
 def run_reconstruct(
     images: Sequence[str | os.PathLike],
-    recon: str | os.PathLike,
+    recon: str | os.PathLike | None,
     out: str | os.PathLike,
     threshold: float = 0.3,
     device: str = "auto",
     kind: str = "chair",
     generated: torch.Tensor | None = None,
 ) -> ReconstructResult:
-    """Reconstruct the object in ``images`` with the reconstructor ``recon`` and write OUT.binvox/.npy/.obj/.png.
+    """Reconstruct the object in ``images`` with the reconstructor ``recon`` (None: the built-in one of
+    ``kind``) and write OUT.binvox/.npy/.obj/.png.
 
     ``generated`` (G, 3, H, W) in [0, 1]: views synthesised elsewhere (``mvaug reconstruct --run DISENT
     --generate K``); they are appended to the input views and go through the merger with them.
@@ -148,6 +149,10 @@ def run_reconstruct(
         raise ConfigError("at least one image is needed")
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold}")
+    if recon is None:
+        from mvaug.builtin.assets import default_ref
+
+        recon = default_ref(kind, "reconstructor")
     reconstructor = Reconstructor.from_checkpoint(recon, device, kind)
     views = reconstructor.load_views(images)
     if generated is not None and len(generated):

@@ -143,5 +143,6 @@ def test_reconstruct_with_generated_views(tiny_run, tiny_recon, dense_chairs, re
     small, large = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "more.png")
     assert large.size[1] > small.size[1]  # a row of generated views
     assert not np.array_equal(np.load(tmp_path / "plain.npy"), np.load(tmp_path / "more.npy"))
-    missing = CliRunner().invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--generate", "2", "--out", str(tmp_path / "x")])
-    assert missing.exit_code == 2 and "--generate needs --run" in missing.output
+    no_assets = {"MVAUG_ASSETS": str(tmp_path / "no-assets")}  # --generate without --run: the built-in disentangler
+    missing = CliRunner(env=no_assets).invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--generate", "2", "--out", str(tmp_path / "x")])
+    assert missing.exit_code == 2 and "train_defaults.py" in missing.output

@@ -96,11 +96,12 @@ def test_wrong_kinds_of_checkpoint_are_named(tiny_face_run, tiny_face_disentangl
         FaceReconstructor.from_checkpoint(damaged, "cpu")
 
 
-def test_bad_inputs_are_clear_errors(tiny_faces, tiny_face_run, tmp_path):
+def test_bad_inputs_are_clear_errors(tiny_faces, tiny_face_run, tmp_path, monkeypatch):
     paths, _ = views_of(tiny_faces)
     with pytest.raises(ConfigError, match="one face image .* or three"):
         run_face_reconstruct(paths[:2], tiny_face_run, device="cpu")
-    with pytest.raises(ConfigError, match="pass --run"):
+    monkeypatch.setenv("MVAUG_ASSETS", str(tmp_path / "no-assets"))  # one image and no --run: the built-in face disentangler
+    with pytest.raises(DataError, match="train_defaults.py"):
         run_face_reconstruct(paths[:1], tiny_face_run, device="cpu")
     with pytest.raises(DataError, match="input image not found"):
         run_face_reconstruct([tmp_path / "nope.png", *paths[1:]], tiny_face_run, device="cpu")

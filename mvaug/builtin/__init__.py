@@ -1,0 +1,25 @@
+"""Built-in trained models shipped in ``mvaug/assets/``: export, cards and checksums, loading (issue 8).
+
+``mvaug reconstruct IMAGE`` without ``--recon``/``--run`` uses them; anywhere a run folder or
+checkpoint is accepted, ``builtin:NAME`` names one (``mvaug models`` lists them).
+"""
+
+from mvaug.lazy import lazy_exports
+
+_EXPORTS = {
+    "assets_dir": "mvaug.builtin.assets",
+    "builtin_name": "mvaug.builtin.assets",
+    "default_ref": "mvaug.builtin.assets",
+    "list_builtin": "mvaug.builtin.assets",
+    "read_card": "mvaug.builtin.assets",
+    "verify": "mvaug.builtin.assets",
+    "export_disentangler": "mvaug.builtin.export",
+    "export_mvfnet": "mvaug.builtin.export",
+    "export_pix2vox": "mvaug.builtin.export",
+    "load_bank": "mvaug.builtin.load",
+    "load_disentangler": "mvaug.builtin.load",
+    "load_face_reconstructor": "mvaug.builtin.load",
+    "load_reconstructor": "mvaug.builtin.load",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,134 @@
+"""Where the built-in models live and what their cards say.
+
+Layout of the assets folder (``mvaug/assets/`` in the package; ``$MVAUG_ASSETS`` overrides it), per
+model NAME: ``NAME.safetensors`` (the weights, :mod:`mvaug.builtin.payload_file`), ``NAME.json`` (the
+card) and, for a disentangler, ``NAME.bank.npz`` (its content bank). The card records what the model
+is, the resolved config, the data and training command, wall time, git commit, metrics, and the
+sha256 and size of each file, which :func:`verify` checks.
+
+A built-in model is named wherever a run folder or checkpoint is accepted as ``builtin:NAME``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from mvaug.errors import DataError
+
+ASSETS_ENV = "MVAUG_ASSETS"
+PREFIX = "builtin:"
+CARD_SUFFIX = ".json"
+WEIGHTS_SUFFIX = ".safetensors"
+BANK_SUFFIX = ".bank.npz"
+TRAIN_HINT = "create the built-in models with 'python scripts/train_defaults.py' in a source checkout"
+DEFAULT_NAMES = {
+    ("chair", "disentangler"): "chair-disentangler",
+    ("chair", "reconstructor"): "chair-pix2vox",
+    ("face", "disentangler"): "face-disentangler",
+    ("face", "reconstructor"): "face-mvfnet",
+}
+"""The model used for (kind, role) when no --run / --recon is given."""
+
+
+def assets_dir() -> Path:
+    """``$MVAUG_ASSETS`` when set, else the ``assets`` folder of the installed package."""
+    return Path(os.environ.get(ASSETS_ENV) or Path(__file__).resolve().parents[1] / "assets")
+
+
+def builtin_name(ref) -> str | None:
+    """NAME for a reference ``builtin:NAME``, None for anything else (a path)."""
+    return ref[len(PREFIX) :] if isinstance(ref, str) and ref.startswith(PREFIX) else None
+
+
+def default_ref(kind: str, role: str) -> str:
+    """``builtin:NAME`` of the default model for ``kind`` ('chair', 'face') and ``role`` ('disentangler', 'reconstructor')."""
+    return PREFIX + DEFAULT_NAMES[(kind, role)]
+
+
+def card_path(name: str, assets: Path | None = None) -> Path:
+    return (assets or assets_dir()) / f"{name}{CARD_SUFFIX}"
+
+
+def list_builtin(assets: Path | None = None) -> list[dict]:
+    """The cards of every model in the assets folder, sorted by name (empty when there is none)."""
+    folder = assets or assets_dir()
+    return [read_card(p.name[: -len(CARD_SUFFIX)], folder) for p in sorted(folder.glob(f"*{CARD_SUFFIX}"))]
+
+
+def read_card(name: str, assets: Path | None = None) -> dict:
+    """The card of model ``name``; a missing or unreadable card raises :class:`DataError` that says how to make it."""
+    path = card_path(name, assets)
+    if not path.is_file():
+        available = [p.name[: -len(CARD_SUFFIX)] for p in sorted(path.parent.glob(f"*{CARD_SUFFIX}"))]
+        have = f"installed: {', '.join(available)}" if available else "none is installed"
+        raise DataError(f"no built-in model '{name}' ({have}); {TRAIN_HINT}", path)
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"unreadable model card ({type(err).__name__})", path) from None
+    if not isinstance(card, dict) or card.get("name") != name or not isinstance(card.get("files"), dict):
+        raise DataError(f"not a model card of '{name}'", path)
+    return card
+
+
+def write_card(card: dict, assets: Path | None = None) -> Path:
+    from mvaug.io.atomic import atomic_write_text
+
+    path = card_path(card["name"], assets)
+    atomic_write_text(path, json.dumps(card, indent=1) + "\n")
+    return path
+
+
+def file_record(path: Path) -> dict:
+    """What a card says of one file: its name beside the card, sha256 and size."""
+    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_file(name: str, role: str = "weights", assets: Path | None = None) -> Path:
+    """The verified file ``role`` ('weights' or 'bank') of model ``name``."""
+    card = verify(name, assets)
+    if role not in card["files"]:
+        raise DataError(f"the built-in model '{name}' has no {role} file", card_path(name, assets))
+    return card_path(name, assets).parent / card["files"][role]["file"]
+
+
+def verify(name: str, assets: Path | None = None) -> dict:
+    """Check every file of model ``name`` against its card (size and sha256); returns the card.
+
+    A missing file or a mismatch raises :class:`DataError` naming the file.
+    """
+    card = read_card(name, assets)
+    folder = card_path(name, assets).parent
+    for role, record in card["files"].items():
+        path = folder / record["file"]
+        if not path.is_file():
+            raise DataError(f"the {role} file of the built-in model '{name}' is missing; {TRAIN_HINT}", path)
+        if path.stat().st_size != record["bytes"] or sha256(path) != record["sha256"]:
+            raise DataError(f"the {role} file of the built-in model '{name}' does not match its card (sha256 {record['sha256'][:12]}...): "
+                            f"damaged or replaced; reinstall mvaug or {TRAIN_HINT}", path)
+    return card
+
+
+def format_table(cards: list[dict]) -> str:
+    """One line per card: name, kind, size, data, config, commit and its top-level numeric metrics."""
+    header = ("name", "kind", "size", "trained on", "config", "commit", "metrics")
+    rows = [header]
+    for card in cards:
+        size = sum(r["bytes"] for r in card["files"].values()) / 1e6
+        metrics = "; ".join(f"{k} {v:.4g}" for k, v in card.get("metrics", {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+        commit = (card.get("git_commit") or "-")[:12] + ("+dirty" if str(card.get("git_commit", "")).endswith("+dirty") else "")
+        rows.append((card["name"], f"{card.get('kind')} {card.get('role')}", f"{size:.1f} MB", card.get("data", {}).get("summary", "-"),
+                     card.get("training", {}).get("config", "-"), commit, metrics or "-"))
+    widths = [max(len(str(row[k])) for row in rows) for k in range(len(header) - 1)]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + str(row[-1]) for row in rows)

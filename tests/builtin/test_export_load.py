@@ -1,0 +1,112 @@
+"""Exported tiny runs load back as the objects the runs give, with outputs equal up to fp16 rounding."""
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from mvaug.builtin.assets import list_builtin, read_card, verify
+from mvaug.errors import DataError
+
+
+def test_cards_describe_the_files(tiny_defaults, assets):
+    cards = {c["name"]: c for c in list_builtin()}
+    assert set(cards) == {"chair-disentangler", "chair-pix2vox", "face-disentangler", "face-mvfnet"}
+    for card in cards.values():
+        for record in card["files"].values():
+            data = (assets / record["file"]).read_bytes()
+            assert record["sha256"] == hashlib.sha256(data).hexdigest() and record["bytes"] == len(data)
+        assert card["training"]["wall_time_s"] > 0 and card["metrics"] and card["config"]
+    pix2vox = torch.load(tiny_defaults[0] / "runs" / "pix2vox" / "best.pt", weights_only=True)
+    expected = sum(t.numel() for key in ("encoder_state_dict", "decoder_state_dict", "merger_state_dict") for t in pix2vox[key].values())
+    assert cards["chair-pix2vox"]["parameters"] == expected
+    assert cards["chair-pix2vox"]["config"] == pix2vox["config"]
+    metrics = cards["chair-pix2vox"]["metrics"]
+    assert 0 < metrics["iou_floor"] <= 0.8 * metrics["heldout_iou@0.3_single"] + 1e-9
+    assert metrics["check"]["mean_iou@0.3"] > metrics["iou_floor"]
+
+
+def test_disentangler_and_bank_match_the_run(tiny_defaults, assets):
+    from mvaug.disentangle.trained import TrainedDisentangler
+    from mvaug.multiview.synthesizer import MultiViewSynthesizer
+
+    run = tiny_defaults[0] / "runs" / "disentangler"
+    original = MultiViewSynthesizer.from_run(run, None, "cpu")
+    shipped = MultiViewSynthesizer.from_run("builtin:chair-disentangler", None, "cpu")
+    assert isinstance(shipped.model, TrainedDisentangler) and shipped.model.style_embeddings is None
+    assert [v.name for v in shipped.bank.views] == [v.name for v in original.bank.views]
+    assert torch.equal(shipped.bank.codes, original.bank.codes)
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    _, want = original.generate_batch(images)
+    _, got = shipped.generate_batch(images)
+    assert got.shape == want.shape and (got - want).abs().max() < 5e-3
+    for net in ("generator", "style_encoder", "content_encoder"):
+        for (key, a), b in zip(getattr(original.model, net).state_dict().items(), getattr(shipped.model, net).state_dict().values()):
+            assert torch.equal(b, a.half().to(a.dtype)) if a.is_floating_point() else torch.equal(a, b), key
+    with pytest.raises(DataError, match="belongs to the run"):  # the original bank does not fit the fp16 generator
+        MultiViewSynthesizer.from_run("builtin:chair-disentangler", run / "bank.npz", "cpu")
+
+
+def test_pix2vox_matches_the_run(tiny_defaults, assets):
+    from mvaug.recon.reconstruct import Reconstructor
+
+    original = Reconstructor.from_checkpoint(tiny_defaults[0] / "runs" / "pix2vox", "cpu")
+    shipped = Reconstructor.from_checkpoint("builtin:chair-pix2vox", "cpu")
+    assert shipped.source == assets / "chair-pix2vox.safetensors" and shipped.config == original.config
+    views = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    assert (shipped.reconstruct(views) - original.reconstruct(views)).abs().max() < 5e-3
+
+
+def test_face_models_match_the_runs(tiny_defaults, assets):
+    from mvaug.recon.face_reconstruct import FaceReconstructor
+
+    original = FaceReconstructor.from_checkpoint(tiny_defaults[0] / "runs" / "mvfnet", "cpu")
+    shipped = FaceReconstructor.from_checkpoint("builtin:face-mvfnet", "cpu")
+    assert torch.equal(shipped.morphable.triangles, original.morphable.triangles)
+    views = torch.rand(1, 3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    want, got = original.reconstruct_batch(views)[0], shipped.reconstruct_batch(views)[0]
+    scale = abs(want.vertices).max()
+    assert abs(got.vertices - want.vertices).max() < 2e-3 * scale
+    assert shipped.side_views() == original.side_views()
+
+
+def test_verify_names_damaged_and_missing_files(assets):
+    assert verify("chair-pix2vox")["name"] == "chair-pix2vox"
+    weights = assets / "chair-pix2vox.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="does not match its card") as err:
+        verify("chair-pix2vox")
+    assert err.value.path == str(weights)
+    with pytest.raises(DataError, match="does not match"):  # every load verifies
+        from mvaug.recon.reconstruct import Reconstructor
+
+        Reconstructor.from_checkpoint("builtin:chair-pix2vox", "cpu")
+    (assets / "chair-disentangler.bank.npz").unlink()
+    with pytest.raises(DataError, match="bank file .* is missing.*train_defaults.py"):
+        verify("chair-disentangler")
+    with pytest.raises(DataError, match="no built-in model 'nope' \\(installed: .*face-mvfnet.*train_defaults.py"):
+        verify("nope")
+
+
+def test_wrong_kind_or_role_is_refused(assets):
+    from mvaug.builtin.load import load_disentangler, load_face_reconstructor
+    from mvaug.recon.reconstruct import Reconstructor
+
+    with pytest.raises(DataError, match="is a chair reconstructor, not a face reconstructor"):
+        load_face_reconstructor("chair-pix2vox")
+    with pytest.raises(DataError, match="is a face reconstructor, not a disentangler"):
+        load_disentangler("face-mvfnet")
+    with pytest.raises(DataError, match="is a chair disentangler, not a chair reconstructor"):
+        Reconstructor.from_checkpoint("builtin:chair-disentangler", "cpu")
+
+
+def test_damaged_card_is_a_clear_error(assets):
+    (assets / "face-mvfnet.json").write_text("{")
+    with pytest.raises(DataError, match="unreadable model card"):
+        read_card("face-mvfnet")
+    (assets / "face-mvfnet.json").write_text(json.dumps({"name": "other", "files": {}}))
+    with pytest.raises(DataError, match="not a model card of 'face-mvfnet'"):
+        read_card("face-mvfnet")
