@@ -3,11 +3,11 @@
 
 Usage:
     python scripts/disentangle_ablation.py --data DIR --config configs/chairs-quick.yaml --out runs/ablation \
-        [--variants concat,multiple-none,single-l2,multiple-instance,multiple-l2] [--jobs 2] [--set key=value ...]
+        [--variants concat,multiple-none,single-l2,multiple-instance,multiple-l2] [--jobs 2] [--threads T] [--set key=value ...]
 
 Each variant is a set of config overrides on top of --config; runs go to OUT/<variant>, the table
 to OUT/ablation.md and OUT/ablation.json. Variants run as separate processes, --jobs at a time,
-each with (cores / jobs) threads.
+each with --threads torch threads (default: cores / jobs).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--variants", default="concat,multiple-none,single-l2,multiple-instance,multiple-l2")
     parser.add_argument("--set", action="append", default=[], help="extra override for every variant")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per job [cores / jobs]")
     parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -71,7 +72,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     pending, running = list(names), []
     while pending or running:
         while pending and len(running) < args.jobs:

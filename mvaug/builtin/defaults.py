@@ -133,6 +133,8 @@ class _Stages:
         self.done[name] = round(time.perf_counter() - start, 1)
         from mvaug.io.atomic import atomic_write_text
 
+        recorded = json.loads(self.path.read_text()) if self.path.is_file() else {}  # another call may share WORK (--only)
+        self.done = {**recorded, **self.done}
         atomic_write_text(self.path, json.dumps(self.done, indent=1) + "\n")
 
     def times(self) -> dict[str, float]:

@@ -4,7 +4,10 @@
   generated G(s_j, c_i) (style of j, content of i) should look like the real image of j's
   identity in i's view. Two baselines on the same pairs bound what a model must beat: the content
   source image i (right pose, wrong identity) and the style source image j (right identity, wrong
-  pose). A model whose content code carries nothing scores the style-source baseline.
+  pose). A model whose content code carries nothing scores the style-source baseline. Beside the
+  image distance, the silhouette IoU with the target (:func:`silhouette_iou`; higher is better) asks
+  the pose question directly: a blurred copy of the style image scores well on 1-SSIM but keeps the
+  wrong silhouette.
 * Self-reconstruction G(s_i, c_i) vs image i: a sanity number, not a disentanglement measure.
 * Classification (Table 2): one fully connected layer predicts the content labels (views) from the
   style codes and the style labels (identities) from the content codes; lower test accuracy means
@@ -39,6 +42,10 @@ class ContentTransferResult:
     pairs: int
     skipped: int
     distance_name: str
+    model_silhouette_iou: float  # silhouette IoU (higher is better) of G(s_j, c_i) with the target
+    content_source_silhouette_iou: float  # of image i with the target
+    style_source_silhouette_iou: float  # of image j with the target
+    mask_gain_interval: list[float]  # [low, high]: 95% bootstrap interval of the mean paired (model - style source) silhouette IoU
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,25 @@ def _generate(generate: Generate, style: torch.Tensor, content: torch.Tensor, li
     return out.float()
 
 
+def silhouettes(images: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Foreground masks (B, H, W): pixels whose colour differs from the background by more than
+    ``threshold`` in some channel; the background colour is each image's median border colour.
+
+    images: float (B, 3, H, W) in [0, 1]. Suits object renders on a plain background.
+    """
+    border = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)  # (B, 3, 4W)
+    background = border.median(dim=-1).values[..., None, None]  # (B, 3, 1, 1)
+    return (images - background).abs().amax(dim=1) > threshold
+
+
+def silhouette_iou(a: torch.Tensor, b: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Per-image IoU (B,) of the silhouettes of two image batches (1 where both are empty)."""
+    ma, mb = silhouettes(a, threshold), silhouettes(b, threshold)
+    inter = (ma & mb).flatten(1).sum(1).float()
+    union = (ma | mb).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
+
+
 def _pick(codes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return codes[index.to(codes.device)]
 
@@ -160,17 +186,22 @@ def content_transfer(
     i, j, k = i[found], j[found], k[found]
     if i.numel() == 0:
         raise ValueError(f"none of the {pairs} sampled pairs has a target image (identity of j in the view of i)")
-    model, content_src, style_src = [], [], []
+    scores: dict[str, list[torch.Tensor]] = {name: [] for name in ("model", "content", "style", "model_iou", "content_iou", "style_iou")}
     for start in range(0, i.numel(), batch_size):
         bi, bj, bk = (t[start : start + batch_size] for t in (i, j, k))
         target = _unit_float(images[bk])
         out = _generate(generate, _pick(style_codes, bj), _pick(content_codes, bi), target)
         target = target.to(out.device)
-        model.append(distance(out, target))
-        content_src.append(distance(_unit_float(images[bi]).to(out.device), target))
-        style_src.append(distance(_unit_float(images[bj]).to(out.device), target))
+        for name, candidate in (("model", out), ("content", _unit_float(images[bi]).to(out.device)), ("style", _unit_float(images[bj]).to(out.device))):
+            scores[name].append(distance(candidate, target))
+            scores[f"{name}_iou"].append(silhouette_iou(candidate, target))
+    from mvaug.evaluate.reconstruction import bootstrap_interval
+
+    means = {name: _mean(chunks) for name, chunks in scores.items()}
+    gains = (torch.cat(scores["model_iou"]) - torch.cat(scores["style_iou"])).cpu().numpy()  # (P,), per pair
     return ContentTransferResult(
-        _mean(model), _mean(content_src), _mean(style_src), int(i.numel()), int((~found).sum()), distance.name
+        means["model"], means["content"], means["style"], int(i.numel()), int((~found).sum()), distance.name,
+        means["model_iou"], means["content_iou"], means["style_iou"], list(bootstrap_interval(gains, 2000, seed)),
     )
 
 
@@ -371,6 +402,9 @@ _TABLE_COLUMNS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
     ("Transfer", lambda r: (r["content_transfer"] or {}).get("model")),
     ("Content src", lambda r: (r["content_transfer"] or {}).get("content_source")),
     ("Style src", lambda r: (r["content_transfer"] or {}).get("style_source")),
+    ("Mask IoU", lambda r: (r["content_transfer"] or {}).get("model_silhouette_iou")),
+    ("Mask IoU content src", lambda r: (r["content_transfer"] or {}).get("content_source_silhouette_iou")),
+    ("Mask IoU style src", lambda r: (r["content_transfer"] or {}).get("style_source_silhouette_iou")),
     ("Recon", lambda r: r["reconstruction"]["model"]),
     ("View|style", lambda r: (r["classification"]["view_from_style"] or {}).get("accuracy")),
     ("Id|content", lambda r: (r["classification"]["identity_from_content"] or {}).get("accuracy")),
@@ -392,7 +426,8 @@ def format_metrics_table(rows: Sequence[tuple[str, dict[str, Any]]], style: str 
     """One row per (run name, :func:`metrics_report` dict), e.g. to compare ablations.
 
     Transfer / Content src / Style src / Recon are mean distances (lower is better; the model should
-    beat both sources). "View|style" is the accuracy of predicting views from style codes (leakage,
+    beat both sources); the "Mask IoU" columns are silhouette IoUs with the same targets (higher is
+    better: the pose question without the blur bias of 1-SSIM). "View|style" is the accuracy of predicting views from style codes (leakage,
     lower is better), and so on; the majority columns are the leakage probes' chance levels. "Content
     share" is content effect / (content + style effect) of :func:`code_usage`: near 0 means the
     content code is ignored (collapsed), whatever the other columns say.

@@ -13,6 +13,7 @@ from mvaug.evaluate.disentangle_metrics import (
     metrics_report,
     reconstruction,
     sample_pairs,
+    silhouette_iou,
     stratified_split,
 )
 from mvaug.evaluate.image_distance import l1_distance, ssim_distance
@@ -56,6 +57,11 @@ def test_oracle_transfers_content_exactly_and_beats_both_baselines():
         assert result.distance_name == distance.name
         assert result.model == pytest.approx(0.0, abs=1e-6)
         assert result.content_source > 0.05 and result.style_source > 0.05
+        # silhouettes: the oracle and the content source sit in the target's quadrant, the style source mostly not
+        assert result.model_silhouette_iou == pytest.approx(1.0) and result.content_source_silhouette_iou == pytest.approx(1.0)
+        assert result.style_source_silhouette_iou < 0.5
+        low, high = result.mask_gain_interval  # the oracle's gain over the style source is certain
+        assert 0.0 < low <= result.model_silhouette_iou - result.style_source_silhouette_iou <= high
 
 
 def test_generator_that_ignores_content_scores_the_style_source_baseline():
@@ -68,6 +74,20 @@ def test_generator_that_ignores_content_scores_the_style_source_baseline():
     result = content_transfer(ignore_content, entangled_style, content, images, views, identities, l1_distance(), pairs=100)
     assert result.model == pytest.approx(result.style_source, abs=1e-6)
     assert result.style_source > 0.01  # the baseline is not trivially zero
+    assert result.model_silhouette_iou == pytest.approx(result.style_source_silhouette_iou)
+    assert result.mask_gain_interval == pytest.approx([0.0, 0.0])
+
+
+def test_silhouette_iou_of_shifted_squares_on_a_white_background():
+    square = torch.ones((1, 3, 32, 32))
+    square[:, :, 8:16, 8:16] = 0.2  # a dark 8 x 8 square
+    shifted = torch.roll(square, shifts=4, dims=-1)  # overlaps in 8 x 4 pixels of a 96-pixel union
+    blurred = torch.nn.functional.avg_pool2d(square, 3, stride=1, padding=1, count_include_pad=False)
+    iou = silhouette_iou(torch.cat([square, square, blurred]), torch.cat([square, shifted, square]))
+    assert iou[0] == pytest.approx(1.0) and iou[1] == pytest.approx(32 / 96)
+    assert float(iou[2]) == pytest.approx(64 / 96)  # the 3 x 3 blur adds a one-pixel rim without its 4 corners
+    empty = torch.ones((1, 3, 8, 8))
+    assert float(silhouette_iou(empty, empty)) == 1.0
 
 
 def test_generator_that_ignores_style_scores_the_content_source_baseline():
@@ -228,7 +248,7 @@ def test_report_is_json_and_tables_compare_runs():
     lines = table.splitlines()
     assert len(lines) == 4 and lines[0].startswith("| Run") and "Transfer" in lines[0]
     assert lines[2].startswith("| full ") and "0.0000" in lines[2] and "L1" in lines[2]
-    assert lines[3].count("n/a") == 9
+    assert lines[3].count("n/a") == 12
     assert "  " in format_metrics_table([("full", report)], style="text").splitlines()[0]
 
 
