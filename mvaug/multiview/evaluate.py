@@ -58,6 +58,7 @@ def evaluate_generation(
 
     from mvaug.disentangle.data import load_image_set
     from mvaug.disentangle.trainer import resolve_device
+    from mvaug.evaluate.disentangle_metrics import silhouette_iou
     from mvaug.evaluate.image_distance import distance_by_name
     from mvaug.multiview.synthesizer import MultiViewSynthesizer
 
@@ -104,9 +105,11 @@ def evaluate_generation(
             "nearest-train": train.float_images(torch.tensor([r for _, _, _, r in matched])),
         }
         scores = {name: metric(images, targets).cpu() for name, images in candidates.items()}
+        masks = {f"{name}_mask_iou": silhouette_iou(images, targets).cpu() for name, images in candidates.items()}
         for j, (_, view, _, _) in enumerate(matched):
             gap = float(angular_gap(view.azimuth, float(obj.cameras[input_view, 0])))
-            rows.append({"object": obj.name, "family": obj.family, "view": view.name, "azimuth_gap": round(gap, 2), **{m: float(scores[m][j]) for m in METHODS}})
+            rows.append({"object": obj.name, "family": obj.family, "view": view.name, "azimuth_gap": round(gap, 2),
+                         **{m: float(scores[m][j]) for m in METHODS}, **{m: float(v[j]) for m, v in masks.items()}})
         if obj.family not in sheets:
             sheets[obj.family] = _family_sheet(obj, source, candidates, targets, [v for _, v, _, _ in matched], sheet_views)
     if not rows:
@@ -176,6 +179,8 @@ def _summarise(rows: list[dict], distance: str, views_per_second: float, run, da
         "overall": {m: stats([r[m] for r in rows]) for m in METHODS},
         "by_family": {f: {m: stats([r[m] for r in rows if r["family"] == f]) for m in METHODS} for f in families},
         "generated_beats": {m: float(np.mean([r["generated"] < r[m] for r in rows])) for m in METHODS[1:]},
+        "mask_iou": {m: stats([r[f"{m}_mask_iou"] for r in rows]) for m in METHODS},
+        "generated_beats_mask_iou": {m: float(np.mean([r["generated_mask_iou"] > r[f"{m}_mask_iou"] for r in rows])) for m in METHODS[1:]},
         "generated_views_per_second": views_per_second,
     }
     return summary
@@ -211,4 +216,8 @@ def format_generation_table(summary: dict) -> str:
     beats = summary["generated_beats"]
     lines += ["", f"Generated is closer than (a) for {beats['input']:.1%} and than (b) for {beats['nearest-train']:.1%} of the views; "
               f"{summary['generated_views_per_second']:.0f} generated views/s."]
+    masks, mask_beats = summary["mask_iou"], summary["generated_beats_mask_iou"]
+    lines += ["", f"Silhouette IoU with the real view (higher is better; the pose without 1-SSIM's preference for blur): generated "
+              f"{cell(masks['generated'])}, (a) {cell(masks['input'])}, (b) {cell(masks['nearest-train'])}; generated is better than (a) "
+              f"for {mask_beats['input']:.1%} and than (b) for {mask_beats['nearest-train']:.1%} of the views."]
     return "\n".join(lines)

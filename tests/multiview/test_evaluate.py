@@ -6,6 +6,7 @@ import torch
 
 from mvaug.data.shapenet import ShapeNetDataset, list_views
 from mvaug.data.transforms import load_image
+from mvaug.evaluate.disentangle_metrics import silhouette_iou
 from mvaug.evaluate.image_distance import ssim_distance
 from mvaug.multiview.evaluate import evaluate_generation
 from mvaug.multiview.pipeline import build_bank
@@ -27,8 +28,11 @@ def test_eval_generate_compares_every_view_of_every_test_chair(tiny_run, dense_c
         expected = float(ssim_distance()(source, load_image(paths[k], 32)[None])[0])
         row = next(r for r in mine if r["view"] == bank.entries[k].view.name)
         assert float(row["input"]) == pytest.approx(expected, abs=1e-9)
-    assert float(next(r for r in mine if r["view"] == bank.entries[0].view.name)["input"]) == pytest.approx(0.0, abs=1e-9)
+        assert float(row["input_mask_iou"]) == pytest.approx(float(silhouette_iou(source, load_image(paths[k], 32)[None])[0]))
+    same = next(r for r in mine if r["view"] == bank.entries[0].view.name)
+    assert float(same["input"]) == pytest.approx(0.0, abs=1e-9) and float(same["input_mask_iou"]) == pytest.approx(1.0)
     stored = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert stored["overall"]["input"]["n"] == 124 and stored["distance"].startswith("1-SSIM")
     assert sorted(p.name for p in (tmp_path / "report").glob("sheet_*.png"))
     assert "Nearest training image" in (tmp_path / "report" / "report.md").read_text()
+    assert stored["mask_iou"]["input"]["mean"] == pytest.approx(sum(float(r["input_mask_iou"]) for r in rows) / len(rows))
