@@ -195,7 +195,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict
         _set_metrics(names["disentangler"], {**{f"heldout_iou@0.3_{c}": v for c, v in table.items() if c != "single"}, "heldout": heldout_info}, assets)
 
     stages.run("chairs-eval", evaluate, lambda: _evaluated(names.values(), assets))
-    return {name: _finish_card(name, assets, stages) for name in names.values()}
+    return {name: _finish_card(name, assets, stages, work) for name in names.values()}
 
 
 def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[str, dict]:
@@ -258,7 +258,7 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[
         _set_metrics(names["disentangler"], {k: v for k, v in table.items() if k.endswith("_generated")} | {"heldout": heldout_info}, assets)
 
     stages.run("faces-eval", evaluate, lambda: _evaluated(names.values(), assets))
-    return {name: _finish_card(name, assets, stages) for name in names.values()}
+    return {name: _finish_card(name, assets, stages, work) for name in names.values()}
 
 
 def _exported(names, assets: Path) -> bool:
@@ -277,9 +277,10 @@ def _training(config: str, overrides: tuple[str, ...], command: str, stage: str)
     return {"config": config, "overrides": list(overrides), "command": command, "stage": stage}
 
 
-def _finish_card(name: str, assets: Path, stages: _Stages) -> dict:
-    """Record the wall time of the card's training stage and the machine."""
-    card = read_card(name, assets)
+def _finish_card(name: str, assets: Path, stages: _Stages, work: Path) -> dict:
+    """Record the wall time of the card's training stage and the machine; paths under ``work`` become
+    'WORK/...' so that the shipped card names no folder of the machine it was trained on."""
+    card = json.loads(json.dumps(read_card(name, assets)).replace(json.dumps(str(work.resolve()))[1:-1], "WORK"))
     training = card.setdefault("training", {})
     training["wall_time_s"] = stages.done.get(training.get("stage"))
     training["machine"] = {"cpu": platform.processor() or platform.machine(), "gpu": _gpu_name()}

@@ -4,6 +4,7 @@ This test reads the package's own assets folder (never $MVAUG_ASSETS). In a sour
 ``python scripts/train_defaults.py`` has run it fails, saying so: the package must not ship without them.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ def test_shipped_files_match_their_cards_and_fit_the_budget(shipped):
         card = verify(name, PACKAGE_ASSETS)
         total += sum(record["bytes"] for record in card["files"].values())
         assert card["git_commit"] and card["training"]["wall_time_s"] and card["data"]["seed"] is not None
+        assert '"/' not in json.dumps(card), f"{name}'s card names an absolute path of the training machine"
     assert total <= 40e6, f"{total / 1e6:.1f} MB of built-in models, the budget is 40 MB"
 
 
