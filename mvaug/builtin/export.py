@@ -88,6 +88,9 @@ def export_mvfnet(checkpoint: str | os.PathLike, name: str, card_extra: dict | N
 
     file = find_face_checkpoint(checkpoint)
     payload = read_face_payload(file, "cpu")
+    data = (payload.get("config") or {}).get("data") or {}
+    if data.get("root"):  # training-only, and a path of the training machine: keep the folder's name
+        data["root"] = Path(data["root"]).name
     folder = assets or assets_dir()
     weights = folder / f"{name}{WEIGHTS_SUFFIX}"
     counts = write_payload_file(weights, payload, TRAINING_STATE)
