@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -9,6 +10,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("MVAUG_REALDATA", REPO.parent / "shared" / "realdata" / "shapenet-sample"))
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Two shared cores: one torch thread is faster than two spinning against other processes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 REAL_MODELS = {
     "02691156": "sample-aeroplane",
     "02828884": "sample-bench",

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import single_thread
+
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

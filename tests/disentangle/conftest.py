@@ -5,6 +5,7 @@ import torch
 
 from mvaug.disentangle.config import ExperimentConfig, ModelConfig, TrainConfig
 from mvaug.disentangle.data import ImageSet
+from tests.conftest import single_thread
 
 
 def square_images(identities: int = 4, views: int = 6, size: int = 32) -> ImageSet:
@@ -40,8 +41,5 @@ def squares() -> ImageSet:
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    """On two shared cores, two torch threads spin against other processes; one thread is many times faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_thread():
+        yield

@@ -1,6 +1,5 @@
 """Tiny synthetic chairs in the ShapeNet layout and a tiny Pix2Vox-F configuration for the reconstructor tests."""
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 from pix2vox import Pix2VoxConfig
 
 from mvaug.recon.config import AugmentConfig, ReconConfig, ReconDataConfig, ReconOptimConfig, ReconTrainConfig
+from tests.conftest import single_thread
 
 
 def tiny_config(**train) -> ReconConfig:
@@ -43,17 +43,6 @@ def trained_run(chairs, tmp_path_factory) -> Path:
         trainer.start(resume=False)
         trainer.train(max_steps=1)
     return run
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Two shared cores: one torch thread is faster than two spinning against other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -9,6 +9,8 @@ import pytest
 import torch
 import yaml
 
+from tests.conftest import single_thread
+
 TINY_FACE_RECON = {
     "model": {"width": 2},
     "data": {"image_size": 32},
@@ -30,11 +32,8 @@ def write_yaml(path: Path, data: dict) -> Path:
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """Two shared cores: one torch thread is faster than two spinning against other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
