@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """IoU of a reconstructor on a held-out split for 1, 2, 4 and 8 ground-truth views per object.
 
-Each object's views are drawn once from (seed, object) and the V-view set holds the first V of them,
-so the 8-view set contains the 4-view set, and so on. Views are composited on upstream's test
-background (240 grey). Prints a markdown table (rows: views; columns: IoU at each threshold).
+Each object's 8 views are drawn once from (seed, object) and split into disjoint sets: 1 view is the
+mean over the 8 single views, 2 views over 4 pairs, 4 over 2 halves, 8 is the whole set
+(``mvaug.recon.view_sets``). Views are composited on upstream's test background (240 grey). Prints two
+markdown tables: mean IoU per count and threshold, and each count minus one view with a 95% bootstrap
+interval over objects (paired: every count sees the same images).
 
 Usage: python scripts/eval_recon_views.py RUN_OR_CKPT --data data/recon-chairs [--split test] [--views 1,2,4,8] [--json out.json]
 """
@@ -17,10 +19,10 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recon", help="Run folder or checkpoint of mvaug train-recon, or an official Pix2Vox .pth.")
+    parser.add_argument("recon", help="Run folder or checkpoint of mvaug train-recon, builtin:NAME, or an official Pix2Vox .pth.")
     parser.add_argument("--data", required=True, help="ShapeNet-layout root.")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--views", default="1,2,4,8")
+    parser.add_argument("--views", default="1,2,4,8", help="View counts; each must divide the largest.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
@@ -28,26 +30,32 @@ def main() -> None:
 
     import torch
 
+    from mvaug.evaluate.reconstruction import bootstrap_interval
     from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
     from mvaug.recon.checkpoint import load_reconstructor
     from mvaug.recon.data import ShapeNetViews
-    from mvaug.recon.trainer import evaluate_iou, iou_key
+    from mvaug.recon.view_sets import iou_by_view_count
 
     torch.set_num_threads(args.threads)
     loaded = load_reconstructor(args.recon, "cpu")
     data = ShapeNetViews(args.data, args.split, loaded.config)
-    rows = []
-    for views in (int(v) for v in args.views.split(",")):
-        ious = evaluate_iou(loaded.model, data, views, args.seed, loaded.config.augment.val_background, torch.device("cpu"))
-        rows.append({"views": views, **ious})
-    header = "| views | " + " | ".join(f"IoU@{t:g}" for t in DEFAULT_THRESHOLDS) + " |"
-    print(f"{loaded.path} on {args.data} ({args.split}, {len(data)} objects)\n")
-    print(header)
-    print("|" + "---|" * (len(DEFAULT_THRESHOLDS) + 1))
-    for row in rows:
-        print(f"| {row['views']} | " + " | ".join(f"{row[iou_key(t)]:.4f}" for t in DEFAULT_THRESHOLDS) + " |")
+    counts = [int(v) for v in args.views.split(",")]
+    ious = iou_by_view_count(loaded.model, data, counts, args.seed, loaded.config.augment.val_background, torch.device("cpu"))
+    columns = " | ".join(f"IoU@{t:g}" for t in DEFAULT_THRESHOLDS)
+    rule = "|" + "---|" + "--:|" * len(DEFAULT_THRESHOLDS)
+    print(f"{loaded.path} on {args.data} ({args.split}, {len(data)} objects)\n\n| views | {columns} |\n{rule}")
+    for count in counts:
+        print(f"| {count} | " + " | ".join(f"{v:.4f}" for v in ious[count].mean(axis=0)) + " |")
+    print(f"\n| views - 1 view | {columns} |\n{rule}")
+    gains = {}
+    for count in counts[1:]:
+        diff = ious[count] - ious[counts[0]]  # (N, T)
+        gains[count] = [(float(diff[:, t].mean()), *bootstrap_interval(diff[:, t], 10_000, args.seed)) for t in range(len(DEFAULT_THRESHOLDS))]
+        print(f"| {count} - {counts[0]} | " + " | ".join(f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]" for m, lo, hi in gains[count]) + " |")
     if args.json:
-        args.json.write_text(json.dumps({"recon": str(loaded.path), "data": args.data, "split": args.split, "objects": len(data), "rows": rows}, indent=2))
+        rows = [{"views": c, **{f"iou@{t:g}": float(v) for t, v in zip(DEFAULT_THRESHOLDS, ious[c].mean(axis=0))}} for c in counts]
+        args.json.write_text(json.dumps({"recon": str(loaded.path), "data": args.data, "split": args.split, "objects": len(data),
+                                         "rows": rows, "gain_over_first": {str(c): g for c, g in gains.items()}}, indent=2))
 
 
 if __name__ == "__main__":

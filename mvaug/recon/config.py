@@ -103,6 +103,9 @@ class ReconTrainConfig:
     """The paper's procedure: single views without the merger first, then the merger (and refiner) with encoder and decoder frozen."""
     stage1_epochs: int = 0
     """With two_stage: epochs of the first stage."""
+    stage2_freeze: bool = True
+    """With two_stage: keep encoder and decoder frozen in the second stage (False: they train on with the merger, as
+    upstream's code does once the merger is switched on, so the coarse volumes learn to fuse)."""
     checkpoint_every: int = 500
     """Steps between resumable checkpoints (one is also written at every epoch end)."""
     log_every: int = 20

@@ -10,7 +10,8 @@ Run folder::
 Loss (upstream ``core/train.py``): 10 x BCE of the fused volume, plus 10 x BCE of the refined one
 with a refiner. Adam with the merger at a tenth of the learning rate, MultiStepLR stepped per epoch.
 With ``two_stage`` the first ``stage1_epochs`` use single views and average instead of merging; then
-encoder and decoder are frozen (BatchNorm statistics too) and the merger and refiner train on several views.
+the merger and refiner train on several views, with encoder and decoder frozen (BatchNorm statistics too)
+or, with ``stage2_freeze: false``, training on with them.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class ReconTrainer:
             save_config(self.config, self.paths.config)
 
     def stage(self, step: int) -> int:
-        """1 = single views averaged (first stage of two-stage training), 2 = merger with frozen encoder and decoder, 0 = all together."""
+        """1 = single views averaged (first stage of two-stage training), 2 = several views through the merger, 0 = all together."""
         train = self.config.train
         if not train.two_stage:
             return 0
@@ -119,7 +120,7 @@ class ReconTrainer:
         """Freeze or unfreeze encoder and decoder, and wrap the network for DDP with what trains in this stage."""
         if stage == self._stage:
             return
-        frozen = stage == 2
+        frozen = self._frozen(stage)
         self.model.decoder.requires_grad_(not frozen)
         for name, module in self.model.encoder.named_children():
             module.requires_grad_(not frozen and (name != "vgg" or self.config.model.train_vgg))
@@ -130,9 +131,13 @@ class ReconTrainer:
             self.forward = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=True)
         self._stage = stage
 
+    def _frozen(self, stage: int | None) -> bool:
+        """Whether encoder and decoder are frozen in ``stage``."""
+        return stage == 2 and self.config.train.stage2_freeze
+
     def _set_modes(self) -> None:
         self.model.train()
-        if self._stage == 2:  # frozen parts keep their BatchNorm statistics
+        if self._frozen(self._stage):  # frozen parts keep their BatchNorm statistics
             self.model.encoder.eval()
             self.model.decoder.eval()
 

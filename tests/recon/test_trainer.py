@@ -75,3 +75,16 @@ def test_the_second_stage_trains_the_merger_with_encoder_and_decoder_frozen(chai
         assert torch.equal(trainer.model.state_dict()[key], value), key
     assert any(not torch.equal(v, trainer.model.merger.state_dict()[k]) for k, v in merger.items())
     assert torch.load(tmp_path / "run/best.pt", weights_only=True)["epoch"] == 2  # the best network is one with a trained merger
+
+
+def test_without_stage2_freeze_encoder_and_decoder_train_on_with_the_merger(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", two_stage=True, stage1_epochs=1, epochs=2, batch_size=4, stage2_freeze=False)
+    trainer.start(resume=False)
+    trainer.train(max_steps=1)  # stage 1
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train(max_steps=1)  # stage 2
+    changed = {k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])}
+    for prefix in ("encoder.layer1", "decoder.", "merger."):
+        assert any(k.startswith(prefix) for k in changed), prefix
+    assert "decoder.layer1.1.running_mean" in changed  # BatchNorm in training mode: its statistics move too
+    assert not any(k.startswith("encoder.vgg.") and k.endswith("weight") for k in changed)  # VGG stays frozen

@@ -1,0 +1,42 @@
+"""IoU by number of input views, averaged over disjoint view sets (issue 5's "more views must not be worse").
+
+Each object's ``max(counts)`` fixed views (``ShapeNetViews.fixed_views``) are split into disjoint sets of
+``count`` views; the object's IoU for ``count`` is the mean over its sets. One view is then the mean of
+every single-view reconstruction, not the luck of one view, and every count sees the same images, so
+differences between counts are paired per object.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pix2vox import Pix2Vox
+
+from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS, voxel_iou
+from mvaug.recon.data import ShapeNetViews
+
+
+def iou_by_view_count(
+    model: Pix2Vox, data: ShapeNetViews, counts: list[int], seed: int, background: float, device: torch.device,
+    batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS,
+) -> dict[int, np.ndarray]:
+    """Per-object IoU (N, T) for every count, each the mean over the disjoint ``count``-view sets of ``max(counts)`` views."""
+    total = max(counts)
+    uneven = [c for c in counts if c < 1 or total % c]
+    if uneven:
+        raise ValueError(f"view counts {uneven} do not split the {total} views into whole sets")
+    was_training = model.training
+    model.eval()
+    scores: dict[int, list[np.ndarray]] = {c: [] for c in counts}
+    with torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            images, voxels = data.eval_batch(list(range(start, min(start + batch_size, len(data)))), total, seed, background)
+            objects = images.shape[0]
+            for count in counts:
+                sets = images.reshape(objects * (total // count), count, *images.shape[2:])  # (N * sets, count, 3, S, S)
+                pred = Pix2Vox.final(model(sets.to(device))).float()
+                gt = voxels.repeat_interleave(total // count, dim=0).to(device)
+                iou = np.asarray(voxel_iou(pred, gt, thresholds).cpu())  # (N * sets, T)
+                scores[count].append(iou.reshape(objects, total // count, -1).mean(axis=1))
+    model.train(was_training)
+    return {c: np.concatenate(s) for c, s in scores.items()}
