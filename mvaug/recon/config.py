@@ -30,6 +30,10 @@ class ReconDataConfig:
     """Draw each batch's number of views uniformly from 1..views (with views > 1)."""
     val_views: int = 1
     """Views per sample in the validation IoU."""
+    val_view_sets: bool = False
+    """With val_views > 1: the validation IoU is the mean over every count of views that divides val_views
+    (1, 2, 4 and 8 for 8), each over disjoint sets of the val_views fixed views, so the best checkpoint is
+    the one best across view counts rather than at one count (``mvaug.recon.view_sets``)."""
     crop: int | None = 128
     """Centre crop in pixels of the renders before resizing (upstream CROP_IMG 128 of 137); None keeps the whole render."""
     render_size: int = 137

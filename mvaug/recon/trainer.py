@@ -20,6 +20,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pix2vox import CheckpointError, Pix2Vox, build_pix2vox, load_official_state, load_vgg16_bn_weights, official_state_dicts
@@ -33,6 +34,7 @@ from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpo
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews, TrainBatches
+from mvaug.recon.view_sets import iou_by_view_count
 
 BEST_THRESHOLD = 0.3
 
@@ -208,14 +210,24 @@ class ReconTrainer:
             epoch = self.step // self.steps_per_epoch
             stage = self.stage(self.step - 1)
             views = 1 if stage == 1 else data.val_views
-            ious = evaluate_iou(self.model, self.val_data, views, train.seed, self.config.augment.val_background, self.device, train.val_limit)
-            self._log({"step": self.step, "epoch": epoch, "val_views": views, **{f"val_{k}": v for k, v in ious.items()}})
+            counts = [c for c in range(1, views + 1) if views % c == 0] if data.val_view_sets else [views]
+            ious = self._validation_iou(counts)
+            self._log({"step": self.step, "epoch": epoch, "val_views": counts if len(counts) > 1 else views, **{f"val_{k}": v for k, v in ious.items()}})
             if stage == 2 and self.best_epoch <= train.stage1_epochs:  # the best network must have a trained merger
                 self.best_iou = -1.0
             if ious[iou_key(BEST_THRESHOLD)] > self.best_iou:
                 self.best_iou, self.best_epoch = ious[iou_key(BEST_THRESHOLD)], epoch
                 self._save(self.paths.root / BEST, with_optimizer=False, extra={"val": ious})
         self.dist.barrier()
+
+    def _validation_iou(self, counts: list[int]) -> dict[str, float]:
+        """Mean validation IoU per threshold: over the fixed ``counts[0]`` views, or with several counts the mean over them (view sets)."""
+        background, seed, limit = self.config.augment.val_background, self.config.train.seed, self.config.train.val_limit
+        if len(counts) == 1:
+            return evaluate_iou(self.model, self.val_data, counts[0], seed, background, self.device, limit)
+        per_count = iou_by_view_count(self.model, self.val_data, counts, seed, background, self.device, limit)
+        mean = np.mean([ious.mean(axis=0) for ious in per_count.values()], axis=0)  # (T,)
+        return {iou_key(t): float(v) for t, v in zip(DEFAULT_THRESHOLDS, mean)}
 
     # ----------------------------------------------------------------- checkpoints
     def _save(self, path: Path, with_optimizer: bool, extra: dict | None = None) -> None:

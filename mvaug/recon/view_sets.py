@@ -18,9 +18,10 @@ from mvaug.recon.data import ShapeNetViews
 
 def iou_by_view_count(
     model: Pix2Vox, data: ShapeNetViews, counts: list[int], seed: int, background: float, device: torch.device,
-    batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS,
+    limit: int | None = None, batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS,
 ) -> dict[int, np.ndarray]:
-    """Per-object IoU (N, T) for every count, each the mean over the disjoint ``count``-view sets of ``max(counts)`` views."""
+    """Per-object IoU (N, T) for every count, each the mean over the disjoint ``count``-view sets of ``max(counts)``
+    views, for the models of ``data`` (the first ``limit``)."""
     total = max(counts)
     uneven = [c for c in counts if c < 1 or total % c]
     if uneven:
@@ -29,14 +30,14 @@ def iou_by_view_count(
     model.eval()
     scores: dict[int, list[np.ndarray]] = {c: [] for c in counts}
     with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            images, voxels = data.eval_batch(list(range(start, min(start + batch_size, len(data)))), total, seed, background)
-            objects = images.shape[0]
+        objects = len(data) if limit is None else min(limit, len(data))
+        for start in range(0, objects, batch_size):
+            images, voxels = data.eval_batch(list(range(start, min(start + batch_size, objects))), total, seed, background)
             for count in counts:
-                sets = images.reshape(objects * (total // count), count, *images.shape[2:])  # (N * sets, count, 3, S, S)
+                sets = images.reshape(-1, count, *images.shape[2:])  # (n * sets, count, 3, S, S)
                 pred = Pix2Vox.final(model(sets.to(device))).float()
                 gt = voxels.repeat_interleave(total // count, dim=0).to(device)
                 iou = np.asarray(voxel_iou(pred, gt, thresholds).cpu())  # (N * sets, T)
-                scores[count].append(iou.reshape(objects, total // count, -1).mean(axis=1))
+                scores[count].append(iou.reshape(images.shape[0], total // count, -1).mean(axis=1))
     model.train(was_training)
     return {c: np.concatenate(s) for c, s in scores.items()}

@@ -28,7 +28,7 @@ def test_train_recon_runs_resumes_and_saves_the_resolved_config(chairs, tmp_path
     first = invoke("--config", QUICK, "--data", chairs, "--out", run, *SMALL, "--max-steps", 1, "--device", "cpu", "--quiet")
     assert first.exit_code == 0, first.output
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved["model"]["image_size"] == 32 and saved["data"]["kind"] == "chair" and saved["optim"]["milestones"] == [30]
+    assert saved["model"]["image_size"] == 32 and saved["data"]["kind"] == "chair" and saved["optim"]["milestones"] == [30, 50]
     again = invoke("--data", chairs, "--out", run, "--max-steps", 1, "--device", "cpu", "--quiet")
     assert again.exit_code == 2 and "--resume" in again.output
     resumed = invoke("--data", chairs, "--out", run, "--resume", "--max-steps", 1, "--device", "cpu", "--quiet")

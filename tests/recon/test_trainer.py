@@ -7,6 +7,7 @@ from mvaug.errors import DataError
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
 from mvaug.recon.data import ShapeNetViews
 from mvaug.recon.trainer import ReconTrainer
+from mvaug.recon.view_sets import iou_by_view_count
 
 from tests.recon.conftest import tiny_config
 
@@ -88,3 +89,16 @@ def test_without_stage2_freeze_encoder_and_decoder_train_on_with_the_merger(chai
         assert any(k.startswith(prefix) for k in changed), prefix
     assert "decoder.layer1.1.running_mean" in changed  # BatchNorm in training mode: its statistics move too
     assert not any(k.startswith("encoder.vgg.") and k.endswith("weight") for k in changed)  # VGG stays frozen
+
+
+def test_validation_over_view_sets_averages_every_count_that_divides_val_views(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", two_stage=True, stage1_epochs=1, epochs=2, batch_size=4)
+    trainer.config.data.val_view_sets = True
+    trainer.start(resume=False)
+    trainer.train(max_steps=2)  # one epoch in each stage
+    records = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
+    first, second = [r for r in records if "val_views" in r]
+    assert first["val_views"] == 1 and second["val_views"] == [1, 2]  # single views in stage 1
+    per_count = iou_by_view_count(trainer.model, trainer.val_data, [1, 2], trainer.config.train.seed, trainer.config.augment.val_background, torch.device("cpu"))
+    expected = (per_count[1].mean(axis=0) + per_count[2].mean(axis=0)) / 2
+    assert [second[f"val_iou@{t}"] for t in (0.2, 0.3, 0.4, 0.5)] == pytest.approx(expected.tolist(), abs=1e-6)
