@@ -10,6 +10,7 @@ _EXPORTS = {
     "assets_dir": "mvaug.builtin.assets",
     "builtin_name": "mvaug.builtin.assets",
     "default_ref": "mvaug.builtin.assets",
+    "describe_ref": "mvaug.builtin.assets",
     "list_builtin": "mvaug.builtin.assets",
     "read_card": "mvaug.builtin.assets",
     "verify": "mvaug.builtin.assets",

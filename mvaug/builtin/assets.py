@@ -43,6 +43,17 @@ def builtin_name(ref) -> str | None:
     return ref[len(PREFIX) :] if isinstance(ref, str) and ref.startswith(PREFIX) else None
 
 
+def describe_ref(ref) -> str | None:
+    """How a report records a model reference: ``builtin:NAME sha256:<12 hex>`` of the weights (so that a
+    re-exported model is a different model), or the resolved path of anything else; None stays None."""
+    if ref is None:
+        return None
+    name = builtin_name(ref)
+    if name is None:
+        return str(Path(ref).resolve())
+    return f"{ref} sha256:{read_card(name)['files']['weights']['sha256'][:12]}"
+
+
 def default_ref(kind: str, role: str) -> str:
     """``builtin:NAME`` of the default model for ``kind`` ('chair', 'face') and ``role`` ('disentangler', 'reconstructor')."""
     return PREFIX + DEFAULT_NAMES[(kind, role)]

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mvaug.builtin.assets import describe_ref
 from mvaug.errors import DataError
 
 CONDITIONS = ("single", "generated", "gt")
@@ -114,8 +115,8 @@ def evaluate_faces(
     torch_device = resolve_device(device)
     reconstructor = FaceReconstructor.from_checkpoint(recon, torch_device)
     synth = MultiViewSynthesizer.from_run(run, bank, torch_device)
-    settings = {"data": str(Path(data).resolve()), "recon": str(reconstructor.path.resolve()), "run": str(Path(run).resolve()),
-                "bank": None if bank is None else str(Path(bank).resolve()), "split": split, "limit": limit}
+    settings = {"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run), "bank": describe_ref(bank),
+                "split": split, "limit": limit}
     return evaluate_face_set(data, reconstructor, synth, out, split, limit, config, progress, settings)
 
 

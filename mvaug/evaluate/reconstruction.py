@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mvaug.builtin.assets import describe_ref
 from mvaug.errors import ConfigError, DataError
 from mvaug.multiview.views import spread_views
 
@@ -170,7 +171,7 @@ def evaluate_reconstruction(
         raise DataError(f"the {config.split} split holds no models", data)
     cache = out / "objects"
     cache.mkdir(parents=True, exist_ok=True)
-    settings = {"data": str(Path(data).resolve()), "recon": str(Path(recon).resolve()), "run": str(Path(run).resolve()), "bank": None if bank is None else str(Path(bank).resolve()), "config": asdict(config)}
+    settings = {"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run), "bank": describe_ref(bank), "config": asdict(config)}
     _check_settings(out / "settings.json", settings)
     todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
     if todo:

@@ -112,3 +112,13 @@ def test_damaged_card_is_a_clear_error(assets):
     (assets / "face-mvfnet.json").write_text(json.dumps({"name": "other", "files": {}}))
     with pytest.raises(DataError, match="not a model card of 'face-mvfnet'"):
         read_card("face-mvfnet")
+
+
+def test_reports_record_a_builtin_model_by_name_and_weights_checksum(tiny_defaults, assets, tmp_path):
+    from mvaug.builtin.assets import describe_ref
+
+    weights = read_card("chair-pix2vox")["files"]["weights"]["sha256"]
+    assert describe_ref("builtin:chair-pix2vox") == f"builtin:chair-pix2vox sha256:{weights[:12]}"
+    assert describe_ref(tmp_path / "run") == str((tmp_path / "run").resolve()) and describe_ref(None) is None
+    with pytest.raises(DataError, match="no built-in model 'nope'"):
+        describe_ref("builtin:nope")
