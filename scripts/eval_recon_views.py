@@ -4,8 +4,8 @@
 Each object's 8 views are drawn once from (seed, object) and split into disjoint sets: 1 view is the
 mean over the 8 single views, 2 views over 4 pairs, 4 over 2 halves, 8 is the whole set
 (``mvaug.recon.view_sets``). Views are composited on upstream's test background (240 grey). Prints two
-markdown tables: mean IoU per count and threshold, and each count minus one view with a 95% bootstrap
-interval over objects (paired: every count sees the same images).
+markdown tables: mean IoU per count and threshold, and each count minus one view and minus the count
+before it, with 95% bootstrap intervals over objects (paired: every count sees the same images).
 
 Usage: python scripts/eval_recon_views.py RUN_OR_CKPT --data data/recon-chairs [--split test] [--views 1,2,4,8] [--json out.json]
 """
@@ -46,16 +46,17 @@ def main() -> None:
     print(f"{loaded.path} on {args.data} ({args.split}, {len(data)} objects)\n\n| views | {columns} |\n{rule}")
     for count in counts:
         print(f"| {count} | " + " | ".join(f"{v:.4f}" for v in ious[count].mean(axis=0)) + " |")
-    print(f"\n| views - 1 view | {columns} |\n{rule}")
+    print(f"\n| more views - fewer | {columns} |\n{rule}")
+    pairs = [(c, counts[0]) for c in counts[1:]] + [(c, p) for p, c in zip(counts[1:], counts[2:])]
     gains = {}
-    for count in counts[1:]:
-        diff = ious[count] - ious[counts[0]]  # (N, T)
-        gains[count] = [(float(diff[:, t].mean()), *bootstrap_interval(diff[:, t], 10_000, args.seed)) for t in range(len(DEFAULT_THRESHOLDS))]
-        print(f"| {count} - {counts[0]} | " + " | ".join(f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]" for m, lo, hi in gains[count]) + " |")
+    for more, fewer in pairs:
+        diff = ious[more] - ious[fewer]  # (N, T), paired per object
+        gains[f"{more}-{fewer}"] = [(float(diff[:, t].mean()), *bootstrap_interval(diff[:, t], 10_000, args.seed)) for t in range(len(DEFAULT_THRESHOLDS))]
+        print(f"| {more} - {fewer} | " + " | ".join(f"{m:+.4f} [{lo:+.4f}, {hi:+.4f}]" for m, lo, hi in gains[f"{more}-{fewer}"]) + " |")
     if args.json:
         rows = [{"views": c, **{f"iou@{t:g}": float(v) for t, v in zip(DEFAULT_THRESHOLDS, ious[c].mean(axis=0))}} for c in counts]
         args.json.write_text(json.dumps({"recon": str(loaded.path), "data": args.data, "split": args.split, "objects": len(data),
-                                         "rows": rows, "gain_over_first": {str(c): g for c, g in gains.items()}}, indent=2))
+                                         "rows": rows, "differences": gains}, indent=2))
 
 
 if __name__ == "__main__":
