@@ -48,7 +48,7 @@ def export_disentangler(run_dir: str | os.PathLike, name: str, kind: str, card_e
     weights = folder / f"{name}{WEIGHTS_SUFFIX}"
     counts = write_payload_file(weights, payload, TRAINING_STATE + (() if keep_embeddings else EMBEDDINGS))
     content_bank.run, content_bank.run_fingerprint = f"builtin:{name}", _shipped_fingerprint(weights)
-    content_bank.notes = {**content_bank.notes, "built_from": str(run_dir.resolve())}
+    content_bank.notes = {**content_bank.notes, "built_from": run_dir.resolve().name}  # no folder of the training machine
     bank_file = folder / f"{name}{BANK_SUFFIX}"
     content_bank.save(bank_file)
     card = _card(name, kind, "disentangler", "content/style disentangler (generator, style and content encoders)",

@@ -37,6 +37,7 @@ def test_disentangler_and_bank_match_the_run(tiny_defaults, assets):
     original = MultiViewSynthesizer.from_run(run, None, "cpu")
     shipped = MultiViewSynthesizer.from_run("builtin:chair-disentangler", None, "cpu")
     assert isinstance(shipped.model, TrainedDisentangler) and shipped.model.style_embeddings is None
+    assert shipped.bank.notes["built_from"] == "disentangler"  # the run's name, not a path of the training machine
     assert [v.name for v in shipped.bank.views] == [v.name for v in original.bank.views]
     assert torch.equal(shipped.bank.codes, original.bank.codes)
     images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
