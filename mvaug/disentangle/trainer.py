@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,18 @@ class RunPaths:
         found = sorted(self.checkpoints.glob(f"{prefix}*.pt"))
         return found[-1] if found else None
 
+    def start(self, config, resume: bool, restore_latest: Callable[[], bool], is_main: bool = True, occupied: bool = False) -> None:
+        """Open the run folder for a trainer: with ``resume``, ``restore_latest()`` loads its latest checkpoint;
+        otherwise a folder that already holds a run (a checkpoint, or ``occupied``) is refused. Either way the
+        resolved ``config`` is written beside the checkpoints (on resume it may carry new ``--set`` values,
+        e.g. a longer schedule, which a later resume must read back)."""
+        if not (resume and restore_latest()):
+            if occupied or self.latest_checkpoint() is not None:
+                raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.root)
+        if is_main:
+            self.root.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.config)
+
 
 def load_run_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     """A stage-1, stage-2 or final checkpoint of a run (they hold the config, so not weights-only)."""
@@ -142,13 +155,7 @@ class Trainer:
     # ----------------------------------------------------------------- stage 1
     def start(self, resume: bool) -> None:
         """Create the run folder, or restore the latest checkpoint with ``resume``."""
-        if resume and self.restore_latest():
-            return
-        if self.paths.latest_checkpoint() is not None or self.paths.model.exists():
-            raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
-        if self.dist.is_main:
-            self.paths.root.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.paths.config)
+        self.paths.start(self.config, resume, self.restore_latest, self.dist.is_main, occupied=self.paths.model.exists())
 
     def train(self, max_steps: int | None = None) -> dict:
         """Stage 1 up to ``config.train.steps`` (or ``max_steps``); returns the last logged record."""

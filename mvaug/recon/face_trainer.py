@@ -32,7 +32,7 @@ import torch
 from mvfnet import MVFNet, MVFNetConfig, checkpoint_payload, model_from_payload, mvfnet_losses
 from mvfnet.checkpoint import CheckpointError
 
-from mvaug.config import config_to_dict, load_config, save_config
+from mvaug.config import config_to_dict, load_config
 from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, batch_indices, seed_everything
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
@@ -122,13 +122,7 @@ class FaceReconTrainer:
 
     def start(self, resume: bool) -> None:
         """Create the run folder, or restore the latest checkpoint with ``resume``."""
-        if resume and self.restore_latest():
-            save_config(self.config, self.paths.config)  # e.g. a longer train.steps given with --set
-            return
-        if self.paths.latest_checkpoint() is not None:
-            raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, self.paths.config)
+        self.paths.start(self.config, resume, self.restore_latest)
 
     def train(self, max_steps: int | None = None) -> dict:
         """Train up to ``train.steps`` (or ``max_steps`` more); returns the last logged training record."""

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from pix2vox import CheckpointError, Pix2Vox, build_pix2vox, load_official_state, load_vgg16_bn_weights, official_state_dicts
 
-from mvaug.config import config_to_dict, load_config, save_config
+from mvaug.config import config_to_dict, load_config
 from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, seed_everything
 from mvaug.errors import DataError
@@ -103,13 +103,7 @@ class ReconTrainer:
     # ----------------------------------------------------------------- set-up
     def start(self, resume: bool) -> None:
         """Create the run folder, or restore the latest checkpoint with ``resume``."""
-        if resume and self.restore_latest():
-            return
-        if self.paths.latest_checkpoint() is not None:
-            raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.paths.root)
-        if self.dist.is_main:
-            self.paths.root.mkdir(parents=True, exist_ok=True)
-            save_config(self.config, self.paths.config)
+        self.paths.start(self.config, resume, self.restore_latest, self.dist.is_main)
 
     def stage(self, step: int) -> int:
         """1 = single views averaged (first stage of two-stage training), 2 = several views through the merger, 0 = all together."""

@@ -45,3 +45,11 @@ def test_bad_options_give_one_line_naming_the_cause(chairs, tmp_path):
     assert missing.exit_code == 2 and "ShapeNet root not found" in missing.output
     for result in (typo, weights, missing):
         assert "Traceback" not in result.output
+
+
+def test_a_resume_with_set_writes_the_new_values_into_the_run_config(chairs, tmp_path):
+    run = tmp_path / "run"
+    assert invoke("--config", QUICK, "--data", chairs, "--out", run, *SMALL, "--set", "train.epochs=2", "--max-steps", 1, "--device", "cpu", "--quiet").exit_code == 0
+    resumed = invoke("--data", chairs, "--out", run, "--resume", "--set", "train.epochs=3", "--max-steps", 1, "--device", "cpu", "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"] == 3  # a later plain --resume reads 3, not 2
