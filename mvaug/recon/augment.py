@@ -36,12 +36,15 @@ def _gray(images: torch.Tensor) -> torch.Tensor:
 def augment_views(rgba: torch.Tensor, voxels: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment views ``rgba`` (B, V, 4, H, W) in [0, 1] and their voxels (B, X, Y, Z); returns RGB (B, V, 3, H, W) and voxels.
 
-    Per view: a random light background. Per sample (all its views alike): colour jitter, lighting
-    noise, a left-right mirror of images and voxels, a channel permutation.
+    Per view: a random light background, and with ``low_res_prob`` a reduction to ``low_res_size`` px and back.
+    Per sample (all its views alike): colour jitter, lighting noise, a left-right mirror of images and voxels,
+    a channel permutation.
     """
     batch, views = rgba.shape[:2]
     low, high = config.background_range
     images = composite(rgba, _uniform((batch, views, 3), low, high, generator))
+    if config.low_res_prob:
+        images = _low_res(images, config.low_res_size, torch.rand((batch, views), generator=generator) < config.low_res_prob)
     per_sample = (batch, 1, 1, 1, 1)
     if config.brightness:
         images = images * _uniform(per_sample, 1 - config.brightness, 1 + config.brightness, generator)
@@ -65,3 +68,13 @@ def augment_views(rgba: torch.Tensor, voxels: torch.Tensor, config: AugmentConfi
         order = torch.argsort(torch.rand((batch, 3), generator=generator), dim=1)
         images = torch.gather(images, 2, order[:, None, :, None, None].expand_as(images))
     return images, voxels
+
+
+def _low_res(images: torch.Tensor, size: int, pick: torch.Tensor) -> torch.Tensor:
+    """Views (B, V, 3, H, W) where ``pick`` (B, V) holds: reduced to ``size`` px (area) and scaled back up (bilinear)."""
+    if size >= images.shape[-1]:
+        return images
+    flat = images.flatten(0, 1)
+    small = torch.nn.functional.interpolate(flat, size=(size, size), mode="area")
+    blurred = torch.nn.functional.interpolate(small, size=images.shape[-2:], mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+    return torch.where(pick[..., None, None, None], blurred.reshape(images.shape), images)

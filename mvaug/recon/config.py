@@ -76,8 +76,17 @@ class AugmentConfig:
     """Random channel order per sample."""
     flip: bool = True
     """Mirror a sample left-right with probability 1/2: its images horizontally and its voxels along z together."""
+    low_res_prob: float = 0.0
+    """Probability that a view is reduced to ``low_res_size`` px and scaled back up (area down, bilinear up), drawn
+    per view: the look of the disentangler's generated views, which reach the reconstructor up-scaled from 32 px
+    beside a sharp input (not upstream's; 0 = off)."""
+    low_res_size: int = 32
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.low_res_prob <= 1.0:
+            raise ValueError(f"low_res_prob must lie in [0, 1], got {self.low_res_prob}")
+        if self.low_res_size < 1:
+            raise ValueError(f"low_res_size must be at least 1, got {self.low_res_size}")
         low, high = self.background_range
         if not 0.0 <= low <= high <= 1.0:
             raise ValueError(f"background_range must satisfy 0 <= low <= high <= 1, got {self.background_range}")

@@ -97,3 +97,19 @@ def test_colour_jitter_changes_colours_but_not_the_shape(field):
     images, _ = augment_views(rgba, voxels, config, torch.Generator().manual_seed(4))
     assert images.shape == (4, 3, 3, 8, 8)
     assert not torch.allclose(images, composite(rgba, torch.ones(3)))
+
+
+def test_low_res_views_are_picked_per_view_and_lose_their_fine_detail():
+    rgba, voxels = random_batch(batch=8, views=4, size=16)
+    rgba[:, :, 3] = 1.0  # opaque: the background plays no part
+    sharp = composite(rgba, torch.full((3,), 0.5))
+    config = AugmentConfig(background_range=(0.5, 0.5), low_res_prob=0.5, low_res_size=4, **OFF)
+    images, _ = augment_views(rgba, voxels, config, torch.Generator().manual_seed(2))
+    changed = (images - sharp).abs().amax(dim=(-3, -2, -1)) > 1e-6  # (B, V)
+    assert 0 < changed.sum() < changed.numel() and not (changed.all(1) | ~changed.any(1)).all()  # per view, not per sample
+    block_means = sharp.unfold(-2, 4, 4).unfold(-2, 4, 4).mean(dim=(-2, -1))  # (B, V, 3, 4, 4): the 4 px picture
+    reduced = torch.nn.functional.interpolate(images[changed], size=(4, 4), mode="area")
+    assert (reduced - block_means[changed]).abs().mean() < 0.03  # the coarse picture is kept
+    assert images[changed].std() < 0.7 * sharp[changed].std()  # the pixel noise is gone
+    with pytest.raises(ValueError, match="low_res_prob"):
+        AugmentConfig(low_res_prob=1.5)
