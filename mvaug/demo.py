@@ -28,7 +28,8 @@ from pathlib import Path
 
 from mvaug.errors import ConfigError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parent / "configs"
+"""The YAML configs: ``configs/`` of the repository, shipped inside the package (``mvaug/configs`` links to it)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def train_chair_models(out: Path, dense: Path, plan: DemoPlan, seed: int = 0, wo
     from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
 
     if not (CONFIGS / "chairs-quick.yaml").is_file():
-        raise ConfigError("the demo reads configs/chairs-quick.yaml and configs/pix2vox-quick.yaml: run it from a source checkout", CONFIGS)
+        raise ConfigError("the demo's configs chairs-quick.yaml and pix2vox-quick.yaml are missing from the installed package; reinstall mvaug", CONFIGS)
     disentangler = _disentangler(out, dense, plan, progress)
     recon_data = out / "recon-chairs"
     synthesize_chairs(recon_data, SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + 1, size=plan.dense_size, split=(0.8, 0.1, 0.1)), workers=workers, progress=progress)

@@ -84,6 +84,19 @@ def test_shipped_configs_load():
     assert load_config(SynthChairsConfig, root / "synth_chairs.yaml").models == 1000
 
 
+
+def test_every_config_is_shipped_inside_the_package():
+    import tomllib
+
+    from mvaug.demo import CONFIGS
+
+    repo = Path(__file__).resolve().parents[1]
+    assert CONFIGS.resolve() == (repo / "configs").resolve()  # mvaug/configs is the repository's configs/
+    package_data = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["mvaug"]
+    shipped = {p.name for pattern in package_data for p in (repo / "mvaug").glob(pattern) if p.parent.name == "configs"}
+    assert shipped == {p.name for p in (repo / "configs").iterdir() if p.is_file()} and "pix2vox-quick.yaml" in shipped
+
+
 @dataclass
 class Capacity:
     gamma: float = 0.0
