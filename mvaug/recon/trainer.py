@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pix2vox import CheckpointError, Pix2Vox, build_pix2vox, load_official_state, load_vgg16_bn_weights, official_state_dicts
+from pix2vox import CheckpointError, build_pix2vox, load_official_state, load_vgg16_bn_weights, official_state_dicts
 
 from mvaug.config import config_to_dict, load_config
 from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, seed_everything
 from mvaug.errors import DataError
-from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS, voxel_iou
+from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
 from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
@@ -41,25 +41,6 @@ BEST_THRESHOLD = 0.3
 
 def iou_key(threshold: float) -> str:
     return f"iou@{threshold:g}"
-
-
-@torch.no_grad()
-def evaluate_iou(
-    model: Pix2Vox, data: ShapeNetViews, views: int, seed: int, background: float, device: torch.device,
-    limit: int | None = None, batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS,
-) -> dict[str, float]:
-    """Mean IoU over the models of ``data`` (the first ``limit``) reconstructed from ``views`` fixed views each."""
-    was_training = model.training
-    model.eval()
-    indices = list(range(len(data) if limit is None else min(limit, len(data))))
-    scores = []
-    for start in range(0, len(indices), batch_size):
-        images, voxels = data.eval_batch(indices[start : start + batch_size], views, seed, background)
-        pred = Pix2Vox.final(model(images.to(device))).float()
-        scores.append(voxel_iou(pred, voxels.to(device), thresholds).cpu())
-    model.train(was_training)
-    mean = torch.cat(scores).mean(0)
-    return {iou_key(t): float(v) for t, v in zip(thresholds, mean)}
 
 
 class ReconTrainer:
@@ -215,10 +196,8 @@ class ReconTrainer:
         self.dist.barrier()
 
     def _validation_iou(self, counts: list[int]) -> dict[str, float]:
-        """Mean validation IoU per threshold: over the fixed ``counts[0]`` views, or with several counts the mean over them (view sets)."""
+        """Mean validation IoU per threshold over the fixed ``max(counts)`` views of each model, averaged over the counts (view sets)."""
         background, seed, limit = self.config.augment.val_background, self.config.train.seed, self.config.train.val_limit
-        if len(counts) == 1:
-            return evaluate_iou(self.model, self.val_data, counts[0], seed, background, self.device, limit)
         per_count = iou_by_view_count(self.model, self.val_data, counts, seed, background, self.device, limit)
         mean = np.mean([ious.mean(axis=0) for ious in per_count.values()], axis=0)  # (T,)
         return {iou_key(t): float(v) for t, v in zip(DEFAULT_THRESHOLDS, mean)}

@@ -6,7 +6,6 @@ from pix2vox import Pix2Vox
 from mvaug.evaluate.voxel_iou import voxel_iou
 from mvaug.recon.checkpoint import load_reconstructor
 from mvaug.recon.data import ShapeNetViews
-from mvaug.recon.trainer import evaluate_iou, iou_key
 from mvaug.recon.view_sets import iou_by_view_count
 
 
@@ -27,8 +26,9 @@ def test_one_view_is_the_mean_of_every_single_view_and_all_views_the_fixed_set(l
         pairs = [voxel_iou(Pix2Vox.final(loaded.model(images[:, v : v + 2])), voxels).numpy() for v in (0, 2)]
     np.testing.assert_allclose(ious[1], np.mean(single, axis=0), atol=1e-6)
     np.testing.assert_allclose(ious[2], np.mean(pairs, axis=0), atol=1e-6)
-    fixed = evaluate_iou(loaded.model, data, 4, 5, background, cpu)
-    np.testing.assert_allclose(ious[4].mean(axis=0)[1], fixed[iou_key(0.3)], atol=1e-6)
+    with torch.no_grad():
+        fixed = voxel_iou(Pix2Vox.final(loaded.model(images)), voxels).numpy()  # the whole fixed set at once
+    np.testing.assert_allclose(ious[4], fixed, atol=2e-3)  # other batch sizes: a voxel at a threshold may flip
 
 
 def test_counts_must_split_the_views_into_whole_sets(loaded, chairs):
