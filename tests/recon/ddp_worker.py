@@ -1,4 +1,5 @@
-"""Run by tests/recon/test_distributed.py under torchrun: train two steps, dump this rank's weights."""
+"""Run by tests/recon/test_distributed.py under torchrun: train two steps (one per stage of the quick
+config's two-stage recipe, the second with encoder and decoder training on), dump this rank's weights."""
 
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from tests.recon.conftest import tiny_config
 
 def main(data: Path, out: Path) -> None:
     dist, device = init_distributed(torch.device("cpu"))
-    config = tiny_config(batch_size=4, checkpoint_every=100)
+    config = tiny_config(batch_size=4, checkpoint_every=100, two_stage=True, stage1_epochs=1, stage2_freeze=False)
+    config.data.random_view_count = False  # all 3 views in the second step: a single view gives the merger no gradient
     trainer = ReconTrainer(config, ShapeNetViews(data, "train", config), ShapeNetViews(data, "val", config), out / "run", device, progress=False, dist=dist)
     initial = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.start(resume=False)
