@@ -44,7 +44,9 @@ def augment_views(rgba: torch.Tensor, voxels: torch.Tensor, config: AugmentConfi
     low, high = config.background_range
     images = composite(rgba, _uniform((batch, views, 3), low, high, generator))
     if config.low_res_prob:
-        images = _low_res(images, config.low_res_size, torch.rand((batch, views), generator=generator) < config.low_res_prob)
+        pick = torch.rand((batch, views), generator=generator) < config.low_res_prob
+        pick[:, 0] &= not config.low_res_sharp_first
+        images = _low_res(images, config.low_res_size, pick)
     per_sample = (batch, 1, 1, 1, 1)
     if config.brightness:
         images = images * _uniform(per_sample, 1 - config.brightness, 1 + config.brightness, generator)

@@ -81,6 +81,8 @@ class AugmentConfig:
     per view: the look of the disentangler's generated views, which reach the reconstructor up-scaled from 32 px
     beside a sharp input (not upstream's; 0 = off)."""
     low_res_size: int = 32
+    low_res_sharp_first: bool = False
+    """Never reduce the first view of a sample: every sample keeps one sharp view, as an input photo beside generated views."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_res_prob <= 1.0:

@@ -113,3 +113,13 @@ def test_low_res_views_are_picked_per_view_and_lose_their_fine_detail():
     assert images[changed].std() < 0.7 * sharp[changed].std()  # the pixel noise is gone
     with pytest.raises(ValueError, match="low_res_prob"):
         AugmentConfig(low_res_prob=1.5)
+
+
+def test_low_res_sharp_first_keeps_the_first_view_of_every_sample_sharp():
+    rgba, voxels = random_batch(batch=8, views=4, size=16)
+    sharp = composite(rgba, torch.full((3,), 0.5))
+    config = AugmentConfig(background_range=(0.5, 0.5), low_res_prob=0.9, low_res_size=4, low_res_sharp_first=True, **OFF)
+    images, _ = augment_views(rgba, voxels, config, torch.Generator().manual_seed(2))
+    changed = (images - sharp).abs().amax(dim=(-3, -2, -1)) > 1e-6  # (B, V)
+    assert not changed[:, 0].any() and changed[:, 1:].float().mean() > 0.7
+
