@@ -33,11 +33,11 @@ def iou_by_view_count(
         objects = len(data) if limit is None else min(limit, len(data))
         for start in range(0, objects, batch_size):
             images, voxels = data.eval_batch(list(range(start, min(start + batch_size, objects))), total, seed, background)
+            raw, coarse = model.per_view(images.to(device))  # every view encoded once: (n, total, 9, D, D, D), (n, total, D, D, D)
             for count in counts:
-                sets = images.reshape(-1, count, *images.shape[2:])  # (n * sets, count, 3, S, S)
-                pred = Pix2Vox.final(model(sets.to(device))).float()
+                sets = model.fuse(raw.reshape(-1, count, *raw.shape[2:]), coarse.reshape(-1, count, *coarse.shape[2:]))  # n * sets
                 gt = voxels.repeat_interleave(total // count, dim=0).to(device)
-                iou = np.asarray(voxel_iou(pred, gt, thresholds).cpu())  # (N * sets, T)
+                iou = np.asarray(voxel_iou(Pix2Vox.final(sets).float(), gt, thresholds).cpu())  # (n * sets, T)
                 scores[count].append(iou.reshape(images.shape[0], total // count, -1).mean(axis=1))
     model.train(was_training)
     return {c: np.concatenate(s) for c, s in scores.items()}

@@ -41,13 +41,18 @@ class Pix2Vox(nn.Module):
 
         ``use_merger`` (default: the config's) False averages the coarse volumes instead of fusing them.
         """
+        return self.fuse(*self.per_view(images), use_merger=use_merger)
+
+    def per_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder and decoder on every view of ``images`` (B, V, 3, H, W): raw features (B, V, 9, 32, 32, 32) and coarse volumes (B, V, 32, 32, 32)."""
         if images.ndim != 5 or images.shape[2] != 3:
             raise ValueError(f"expected views of shape (B, V, 3, H, W), got {tuple(images.shape)}")
         batch, views = images.shape[:2]
-        features = self.encoder(self.normalize(images.flatten(0, 1)))
-        raw, coarse = self.decoder(features)
-        raw = raw.reshape(batch, views, *raw.shape[1:])  # (B, V, 9, 32, 32, 32)
-        coarse = coarse.reshape(batch, views, *coarse.shape[1:])  # (B, V, 32, 32, 32)
+        raw, coarse = self.decoder(self.encoder(self.normalize(images.flatten(0, 1))))
+        return raw.reshape(batch, views, *raw.shape[1:]), coarse.reshape(batch, views, *coarse.shape[1:])
+
+    def fuse(self, raw: torch.Tensor, coarse: torch.Tensor, use_merger: bool | None = None) -> dict[str, torch.Tensor]:
+        """Merger (or mean) and refiner on the per-view outputs of :meth:`per_view`; the dict of :meth:`forward`."""
         merge = self.config.use_merger if use_merger is None else use_merger
         merged = self.merger(raw, coarse) if merge else coarse.mean(dim=1)
         out = {"coarse": coarse, "merged": merged}
