@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo demo-retrain models test bench clean
+.PHONY: setup demo demo-retrain models test test-random bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,8 +29,13 @@ demo-retrain: setup
 models: setup
 	$(PY) scripts/train_defaults.py --work work/defaults
 
+# in file order; per-test time limit from pyproject.toml (pytest-timeout)
 test: setup
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 -p no:randomly
+
+# the same suite in random order; pytest-randomly prints the seed (rerun one order with --randomly-seed=N)
+test-random: setup
+	$(PY) -m pytest -n 2 -p randomly
 
 bench: setup
 	$(PY) scripts/bench.py

@@ -290,7 +290,8 @@ def synthesize_faces(root: str | Path, config: SynthFacesConfig, workers: int = 
     todo = [i for i, name in enumerate(names) if not (root / "annotations" / f"{name}.json").is_file()]
     with tqdm(total=len(todo), desc="synth-faces", unit="identity", disable=not progress) as bar:
         if workers > 1 and len(todo) > 1:
-            with mp.get_context("fork").Pool(min(workers, len(todo))) as pool:
+            # spawn, not fork: a child forked after torch/OpenMP threads ran hangs in its first multi-threaded op
+            with mp.get_context("spawn").Pool(min(workers, len(todo)), initializer=_init_worker) as pool:
                 for _ in pool.imap_unordered(_write_identity_task, [(root, config, i) for i in todo]):
                     bar.update()
         else:
@@ -301,6 +302,13 @@ def synthesize_faces(root: str | Path, config: SynthFacesConfig, workers: int = 
     atomic_write_text(root / SPLIT_FILE, json.dumps(splits, indent=1) + "\n")
     _write_manifest(root, config, complete=True)
     return SynthFacesSummary(root, names, len(todo), len(names) - len(todo), {k: len(v) for k, v in splits.items()})
+
+
+def _init_worker() -> None:
+    """One torch thread per worker: the workers are the parallelism (a spawned process would start one per core)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _write_identity_task(task: tuple[Path, SynthFacesConfig, int]) -> None:

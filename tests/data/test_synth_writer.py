@@ -1,11 +1,17 @@
 """The built-in data set: ShapeNet layout and conventions, determinism, workers, resume."""
 
+import contextlib
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from click.testing import CliRunner
 
@@ -38,8 +44,23 @@ def small_set(tmp_path_factory) -> Path:
     return root
 
 
+@contextlib.contextmanager
+def torch_threads_started(threads: int = 2):
+    """Run the body in a process whose torch thread pool already runs (as after any earlier torch work)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = torch.randn(512, 512)
+        for _ in range(8):
+            x = torch.tanh(x @ x)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_same_seed_is_byte_identical_with_any_number_of_workers(small_set, tmp_path):
-    synthesize_chairs(tmp_path / "two", SMALL, workers=2, progress=False)
+    with torch_threads_started():  # workers forked from here could hang; chair workers run no torch today, though
+        synthesize_chairs(tmp_path / "two", SMALL, workers=2, progress=False)
     assert _tree(small_set) == _tree(tmp_path / "two")
     other = SynthChairsConfig(models=5, views=4, seed=12)
     synthesize_chairs(tmp_path / "other", other, workers=1, progress=False)
@@ -134,6 +155,24 @@ def test_resume_rewrites_only_unfinished_models(small_set, tmp_path):
     summary = synthesize_chairs(root, SMALL, workers=1, progress=False)
     assert (summary.written, summary.skipped) == (1, 4)
     assert _tree(root) == _tree(small_set)
+
+
+def test_killed_run_resumes_to_the_same_bytes(small_set, tmp_path):
+    """A real synth-chairs process is killed (SIGKILL) while it renders its first chair; the same command finishes the set."""
+    root = tmp_path / "killed"
+    command = [sys.executable, "-m", "mvaug.cli.main", "data", "synth-chairs", str(root), "--models", "5", "--views", "4", "--seed", "11", "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_view = root / f"ShapeNetRendering/{CHAIR_TAXONOMY}/synth-00000/rendering/00.png"  # about 0.4 s before the end
+    deadline = time.time() + 60
+    while time.time() < deadline and not first_view.exists():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    files = _tree(root)
+    cut_short = [k for k in files if Path(k).name.startswith(".") and k.endswith(".tmp")]  # the write the kill stopped
+    assert {k: v for k, v in files.items() if k not in cut_short} == _tree(small_set)
 
 
 def test_refuses_a_folder_with_other_settings_or_foreign_files(small_set, tmp_path):

@@ -109,14 +109,18 @@ def _mean_scores(net: InstanceDiscNet, images: torch.Tensor, config: InstanceDis
     return {key: sum(run[key] for run in runs) / len(runs) for key in runs[0]}
 
 
-def test_pretraining_lowers_the_loss_and_raises_instance_retrieval(trained):
+def test_pretraining_lowers_the_loss_and_retrieves_instances(trained):
+    """Bounds from 58 trainings (seeds 0-9 x 3 image sets at 2 threads, 28 of them at 1): last/first epoch loss 0.14-0.49,
+    learned/untrained view loss 0.17-0.51, learned top-1 0.66-0.95 (chance 1/16). A network that does not
+    learn (lr 1e-5) gives 0.72, 1.05 and 0.28, failing the last two. The top-1 gain over the untrained network
+    (-0.02 to +0.38) changes with the thread count and the machine's arithmetic, so it is not asserted."""
     config, images, path, stats = trained
     torch.manual_seed(config.seed)
     untrained = _mean_scores(InstanceDiscNet(config.feature_dim), images, config)  # the network training starts from
     learned = _mean_scores(load_instance_net(path), images, config)
-    assert stats["loss"] < 0.5 * stats["first_epoch_loss"]
-    assert learned["loss"] < 0.5 * untrained["loss"]
-    assert learned["retrieval_top1"] >= untrained["retrieval_top1"] + 0.1
+    assert stats["loss"] < 0.75 * stats["first_epoch_loss"]
+    assert learned["loss"] < 0.7 * untrained["loss"]
+    assert learned["retrieval_top1"] > 0.5
     assert stats["images_per_second"] > 0 and 0 <= stats["retrieval_top1"] <= 1
 
 

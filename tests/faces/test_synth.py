@@ -1,5 +1,6 @@
 """synth-faces: determinism, resume, refusal of other settings, annotations consistent with the model."""
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -14,7 +15,9 @@ from mvaug.cli.faces import synth_faces
 from mvaug.cli.main import MvaugGroup
 from mvaug.errors import DataError
 from mvaug.faces.dataset import load_face_model
+from mvaug.faces.morphable_model import MorphableModel
 from mvaug.faces.pose import project
+from mvaug.faces.procedural import procedural_head_model
 from mvaug.faces.synth import MANIFEST, SynthFacesConfig, synthesize_faces
 from mvaug.io.images import read_image
 
@@ -23,12 +26,54 @@ def tree(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@contextlib.contextmanager
+def torch_threads_started(threads: int = 2):
+    """Run the body in a process whose torch thread pool already runs (as after any earlier torch work)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = torch.randn(512, 512)
+        for _ in range(8):
+            x = torch.tanh(x @ x)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_same_settings_give_identical_bytes_with_any_workers(face_set, face_config, tmp_path):
     synthesize_faces(tmp_path / "two", face_config, workers=2, progress=False)
     assert tree(face_set) == tree(tmp_path / "two")
     synthesize_faces(tmp_path / "other", dataclasses.replace(face_config, seed=6), workers=1, progress=False)
     a, b = tree(face_set), tree(tmp_path / "other")
     assert all(a[k] != b[k] for k in a if k.endswith(".png"))
+
+
+def doubled_head() -> MorphableModel:
+    """The built-in head listed twice: 13,828 vertices, enough for torch to sum an identity's shape on several
+    threads (the built-in head's 6,914 are not)."""
+    head = procedural_head_model()
+    n = head.vertex_count
+    return MorphableModel(
+        torch.cat([head.mean, head.mean]),
+        torch.cat([head.id_basis, head.id_basis], 1),
+        head.id_std,
+        torch.cat([head.exp_basis, head.exp_basis], 1),
+        head.exp_std,
+        torch.cat([head.triangles, head.triangles + n]),
+        head.landmark_indices,
+        name="doubled-head",
+    )
+
+
+@pytest.mark.timeout(120)
+def test_workers_do_not_hang_after_torch_threads_ran(tmp_path):
+    """Workers forked (the old start method) from a process whose torch threads had run hung in their first multi-threaded op."""
+    doubled_head().save(tmp_path / "head.npz")
+    config = SynthFacesConfig(identities=2, size=24, yaws=(0.0,), pitches=(0.0,), split=(0.5, 0.5, 0.0), model=str(tmp_path / "head.npz"))
+    synthesize_faces(tmp_path / "one", config, workers=1, progress=False)
+    with torch_threads_started():
+        synthesize_faces(tmp_path / "two", config, workers=2, progress=False)
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
 
 
 def test_interrupted_run_resumes_to_the_same_bytes(face_set, face_config, tmp_path):

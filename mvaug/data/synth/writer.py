@@ -197,7 +197,8 @@ def synthesize_chairs(root: str | Path, config: SynthChairsConfig, workers: int 
     records: dict[int, dict] = {}
     with tqdm(total=len(todo), desc="synth-chairs", unit="model", disable=not progress) as bar:
         if workers > 1 and len(todo) > 1:
-            with mp.get_context("fork").Pool(min(workers, len(todo))) as pool:
+            # spawn, not fork: a child forked after torch/OpenMP threads ran hangs in its first multi-threaded op
+            with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
                 for index, record in pool.imap_unordered(_write_model_task, [(root, config, i) for i in todo]):
                     records[index] = record
                     bar.update()
