@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -144,6 +145,8 @@ def _convert(hint: Any, value: Any, where: Path | None, key: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"key '{key}' expects a number, got {value!r}", where)
+        if not math.isfinite(value):
+            raise ConfigError(f"key '{key}' expects a finite number, got {value!r}", where)
         return float(value)
     if hint is str:
         if not isinstance(value, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,21 @@ def single_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def png_bytes(width: int, height: int, pixels: bytes | None = None) -> bytes:
+    """A grey 8-bit PNG of any size built by hand (tiny on disk when ``pixels`` is None: one zlib stream of zeros)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    if pixels is None:
+        compressor = zlib.compressobj(9)
+        row = bytes(width + 1)
+        body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    else:
+        body = zlib.compress(pixels)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
 
 
 REAL_MODELS = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import torch
 
@@ -81,19 +80,43 @@ def write_payload_file(path: str | os.PathLike, payload: dict, drop: tuple[str, 
 
 def read_payload_file(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
     """The payload stored in ``path``; a missing, damaged or foreign file raises :class:`DataError` naming it."""
-    from safetensors import SafetensorError
+    what = f"{FILE_FORMAT} safetensors file"
+    tensors, metadata = _read_tensors(path, what)
+    if metadata.get("format") != FILE_FORMAT:
+        raise DataError(f"not an {what}", path)
+    return _decode_file(tensors, metadata, path, what, device)
+
+
+def read_safetensors(path: str | os.PathLike, device: torch.device | str = "cpu", what: str = "safetensors file") -> dict:
+    """A ``.safetensors`` file as a dict, never unpickled: the payload of an mvaug-builtin-v1 file, else its tensors by name.
+
+    A missing, damaged or truncated file raises :class:`DataError` naming it; ``what`` says what was expected.
+    """
+    tensors, metadata = _read_tensors(path, what)
+    if metadata.get("format") != FILE_FORMAT:
+        return {name: tensor.to(device) for name, tensor in tensors.items()}
+    return _decode_file(tensors, metadata, path, what, device)
+
+
+def _read_tensors(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """The tensors and the ``__metadata__`` strings of a safetensors file."""
     from safetensors.torch import load
 
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("model file not found" if not path.exists() else "expected a model file, found a folder", path)
+    from mvaug.io.files import read_bytes
+
+    data = read_bytes(path, what)
     try:
-        data = path.read_bytes()
+        tensors = load(data)  # checks the header and that the data covers every tensor
         header_size = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8 : 8 + header_size]).get("__metadata__") or {}
-        if metadata.get("format") != FILE_FORMAT:
-            raise DataError(f"not an {FILE_FORMAT} safetensors file", path)
-        skeleton = json.loads(metadata["payload"])
-        return decode_payload(load(data), skeleton, device)
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
-        raise DataError(f"not a readable {FILE_FORMAT} safetensors file ({type(err).__name__})", path) from None
+    except Exception as err:  # noqa: BLE001 - SafetensorError, and anything a damaged header makes json raise
+        raise DataError(f"not a readable {what} ({type(err).__name__}: {err})", path) from None
+    return tensors, metadata
+
+
+def _decode_file(tensors: dict[str, torch.Tensor], metadata: dict, path: str | os.PathLike, what: str, device: torch.device | str) -> dict:
+    """:func:`decode_payload` on a file's tensors and its ``payload`` metadata; a damaged skeleton raises :class:`DataError`."""
+    try:
+        return decode_payload(tensors, json.loads(metadata["payload"]), device)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as err:
+        raise DataError(f"not a readable {what} ({type(err).__name__})", path) from None

@@ -32,6 +32,7 @@ def check(root: Path, split: str, categories: tuple[str, ...], deep: bool) -> No
     from mvaug.data.shapenet import SPLITS, ShapeNetDataset
 
     dataset = ShapeNetDataset.from_root(root, split=split, categories=categories or None)
+    n_images = sum(dataset.verify(i) for i in range(len(dataset))) if deep else 0  # a bad file stops before any output
     splits = SPLITS if split == "all" else (split,)
     rows = [("taxonomy", "name", *splits, "views")]
     for row in dataset.summary():
@@ -42,5 +43,4 @@ def check(root: Path, split: str, categories: tuple[str, ...], deep: bool) -> No
     _echo_table(rows)
     click.echo(f"split file: {dataset.split_file}")
     if deep:
-        n_images = sum(dataset.verify(i) for i in range(len(dataset)))
         click.echo(f"deep check passed: {n_images} images, {len(dataset)} binvox and {len(dataset)} metadata files decoded")

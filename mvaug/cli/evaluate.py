@@ -38,7 +38,7 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--recon", type=click.Path(), help="Pix2Vox run folder or checkpoint (mvaug train-recon).")
 @click.option("--run", type=click.Path(file_okay=False), help="Disentangler run with its content bank.")
 @click.option("--bank", "bank_path", type=click.Path(dir_okay=False), help="Content bank [RUN/bank.npz].")
-@click.option("--out", type=click.Path(file_okay=False), help="Report folder (resumable).")
+@click.option("--out", type=click.Path(file_okay=False), help="Report folder: new, empty, or an earlier report of the same evaluation (resumed).")
 @click.option("--views", default="1,2,4,8", show_default=True, callback=_parse_counts, help="Numbers K of added views.")
 @click.option("--input-view", default=0, show_default=True, help="Index of the render that is the single input.")
 @click.option("--limit", type=int, help="Only the first N objects of the split.")

@@ -19,13 +19,39 @@ class UserInputError(click.ClickException):
 
 
 class MvaugGroup(click.Group):
-    """Turns input errors raised anywhere below into one clear line and exit status 2."""
+    """Turns input errors raised anywhere below into one clear line and exit status 2.
+
+    Besides :class:`MvaugError`: an option value click refused (a folder where a file goes), and the
+    operating system refusing a path that a reader did not check itself (a symbolic-link loop, no
+    permission), both said on one line that names the path.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MvaugError as err:
             raise UserInputError(str(err)) from None
+        except click.BadParameter as err:
+            err.ctx = None  # one line: the message without the usage text
+            raise
+        except OSError as err:
+            if err.filename is None:
+                raise
+            from mvaug.io.files import describe_os_error
+
+            raise UserInputError(f"{err.filename}: {describe_os_error(err)}") from None
+        except RuntimeError as err:
+            loop = _symlink_loop(err)
+            if loop is None:
+                raise
+            raise UserInputError(f"{loop}: a symbolic link that loops back on itself") from None
+
+
+def _symlink_loop(err: RuntimeError) -> str | None:
+    """The path of ``Path.resolve()``'s "Symlink loop from '...'" error (Python < 3.13), else None."""
+    prefix = "Symlink loop from "
+    text = str(err)
+    return text[len(prefix) :].strip("'\"") if text.startswith(prefix) else None
 
 
 @click.group(cls=MvaugGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -58,8 +58,11 @@ def iou(
         mean_iou_by_category,
     )
     from mvaug.io.atomic import atomic_write_text
+    from mvaug.io.outputs import check_outputs
 
     pairs = find_prediction_pairs(pred, gt)
+    if json_path is not None:
+        check_outputs([json_path], [path for p in pairs for path in (p.prediction, p.ground_truth)], overwrite=True)
     ious = evaluate_pairs(pairs, thresholds, pred_axes)
     if per_file:
         click.echo(format_file_table(pairs, ious, thresholds, style) + "\n")
@@ -83,10 +86,12 @@ def mesh(grid_path: Path, out: Path, threshold: float, axes: str) -> None:
 
     The grid fills a cube centred on the origin whose side is the binvox header's scale (1.0 for .npy).
     """
+    from mvaug.io.outputs import check_outputs
     from mvaug.io.voxel_files import read_grid
     from mvaug.geometry.voxel_mesh import export_mesh, mesh_file_type, voxels_to_mesh
 
     mesh_file_type(out)  # reject an unsupported format before the work
+    check_outputs([out], [grid_path], overwrite=True)
     grid, side = read_grid(grid_path, axes)
     if len(set(grid.shape)) != 1:
         raise DataError(f"expected a cubic voxel grid, got shape {grid.shape}", grid_path)
@@ -107,9 +112,11 @@ def mesh(grid_path: Path, out: Path, threshold: float, axes: str) -> None:
 def show(shape_path: Path, out: Path, views: int, size: int, threshold: float, axes: str) -> None:
     """Render a voxel grid (.binvox, .npy) or a mesh (.obj, .ply, .off, .stl) from a few views into one PNG."""
     from mvaug.io.images import write_png
+    from mvaug.io.outputs import check_outputs
     from mvaug.viz.previews import shape_preview
 
     if out.suffix.lower() != ".png":
         raise DataError("the preview is written as PNG; give a file name ending in .png", out)
+    check_outputs([out], [shape_path], overwrite=True)
     write_png(out, shape_preview(shape_path, views=views, size=size, threshold=threshold, axes=axes))
     click.echo(f"wrote {out}")

@@ -28,7 +28,7 @@ import torch
 
 from mvaug.data.transforms import WHITE, Background, check_background, resize_square, to_tensor
 from mvaug.errors import DataError
-from mvaug.io.images import read_image
+from mvaug.io.images import MIN_INPUT_SIDE, read_image
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def prepare_user_image(
 ) -> UserImage:
     """As :func:`load_user_image`, keeping the notes (background estimate, framing) for the log."""
     path = Path(path)
-    rgba = read_image(path, "RGBA")  # (H, W, 4); EXIF applied; grayscale and palette images converted
+    rgba = read_image(path, "RGBA", MIN_INPUT_SIDE)  # (H, W, 4); EXIF applied; grayscale and palette images converted
     tensor, notes = frame_image(rgba, size, background, options, path)
     for note in notes:
         log.info("%s: %s", path, note)

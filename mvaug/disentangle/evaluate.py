@@ -27,7 +27,7 @@ def run_codes(run_dir: Path, images, device: torch.device):
     checkpoint = paths.latest_checkpoint()
     if checkpoint is None:
         raise DataError("no stage-1 checkpoint in the run folder", paths.checkpoints)
-    payload = load_run_checkpoint(checkpoint, device)
+    payload = load_run_checkpoint(checkpoint, device, stage=1)
     config = load_config(ExperimentConfig, payload["config"])
     if payload["num_images"] != len(images):
         raise DataError(f"the run was trained on {payload['num_images']} images, the data has {len(images)}; pass the run's training data", run_dir)

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mvaug.errors import ConfigError, DataError
+from mvaug.io.run_log import require_finite_losses
 
 CHECKPOINT_FORMAT = "mvaug-instance-disc-v1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -204,6 +205,7 @@ def view_loader(
         shuffle=shuffle,
         drop_last=shuffle and len(images) > batch_size,
         num_workers=workers,
+        multiprocessing_context="spawn" if workers else None,  # never fork a process whose torch threads run
         generator=torch.Generator().manual_seed(seed),
     )
 
@@ -274,6 +276,7 @@ def pretrain_instance_discrimination(
             total, count = 0.0, 0
             for views, index in loader:
                 loss = _train_step(net, bank, optimiser, views.to(device), index.to(device))
+                require_finite_losses({"instance": loss}, bar.n + 1, out_path)
                 total, count, seen = total + loss * len(index), count + len(index), seen + len(index)
                 bar.update()
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")

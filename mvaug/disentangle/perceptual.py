@@ -15,8 +15,6 @@ two stand-ins exist: :func:`ms_ssim_l1_loss` (L1 + (1 - MS-SSIM), Wang et al. 20
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Callable, Literal, Sequence
 
@@ -25,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mvaug.errors import ConfigError, DataError
+from mvaug.io.checkpoint import read_torch_file
 
 VGG16_FILE = "vgg16-397923af.pth"  # the file name torchvision gives the ImageNet VGG16 weights
 VGG_LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_2": 13, "relu4_3": 22, "pool5": 30}  # indices in vgg16().features
@@ -94,13 +93,7 @@ def load_vgg16_weights(module: VGGFeatures, path: str | os.PathLike) -> None:
 
     A corrupt file, or one whose trunk does not match VGG16's, raises :class:`DataError` naming it.
     """
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise DataError("VGG16 weights file not found", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise DataError(f"not a readable torch state dict ({type(err).__name__})", path) from None
+    state = read_torch_file(path, "VGG16 weights file")
     if not isinstance(state, dict):
         raise DataError(f"expected a VGG16 state dict, found {type(state).__name__}", path)
     trunk = {k: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}

@@ -50,7 +50,8 @@ def run_training(
     last: dict = {}
     if stage in ("all", "generator"):
         trainer.start(resume)
-        last = trainer.train(max_steps)
+        with trainer.paths.removed_on_early_failure():
+            last = trainer.train(max_steps)
     else:
         if not trainer.restore_latest():
             raise ConfigError("--stage encoders needs a finished stage 1 in the run folder", run_dir)

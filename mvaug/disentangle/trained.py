@@ -7,12 +7,13 @@ gets s = E_s(x) and c = E_c(x), and any style can be rendered with any content a
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from mvaug.errors import DataError
+from mvaug.errors import ConfigError, DataError
 
 
 @dataclass
@@ -43,12 +44,11 @@ class TrainedDisentangler:
         if not run_dir.is_dir():
             raise DataError("disentangler run folder not found", run_dir)
         paths = RunPaths(run_dir)
-        if not paths.model.is_file():
+        if not os.path.lexists(paths.model):  # a folder or a broken link in its place is read, to say what is wrong with it
             raise DataError("the run has no model.pt: train it to the end first (mvaug train ... --resume)", run_dir)
         device = torch.device(device)
-        payload = load_run_checkpoint(paths.model, device)
-        if payload.get("stage") != "final":
-            raise DataError("model.pt is not a finished disentangler", paths.model)
+        payload = load_run_checkpoint(paths.model, device, stage="final")
+        _require_finite_weights(payload, paths.model)
         return cls.from_payload(payload, run_dir, device)
 
     @classmethod
@@ -62,13 +62,16 @@ class TrainedDisentangler:
         from mvaug.disentangle.generator import Encoder, Generator
 
         device = torch.device(device)
-        config = load_config(ExperimentConfig, payload["config"])
-        m = config.model
-        generator = Generator(m)
-        style_encoder, content_encoder = Encoder(m.style_dim, m.image_size), Encoder(m.content_dim, m.image_size)
-        generator.load_state_dict(payload["generator"])
-        style_encoder.load_state_dict(payload["style_encoder"])
-        content_encoder.load_state_dict(payload["content_encoder"])
+        try:
+            config = load_config(ExperimentConfig, payload["config"])
+            m = config.model
+            generator = Generator(m)
+            style_encoder, content_encoder = Encoder(m.style_dim, m.image_size), Encoder(m.content_dim, m.image_size)
+            generator.load_state_dict(payload["generator"])
+            style_encoder.load_state_dict(payload["style_encoder"])
+            content_encoder.load_state_dict(payload["content_encoder"])
+        except (ConfigError, KeyError, TypeError, AttributeError, RuntimeError) as err:
+            raise DataError(f"the disentangler's config and weights do not fit together ({str(err).splitlines()[0]})", source) from None
         for net in (generator, style_encoder, content_encoder):
             net.to(device).eval().requires_grad_(False)
         embeddings = [payload.get(k) for k in ("style_embeddings", "content_embeddings")]
@@ -106,6 +109,15 @@ class TrainedDisentangler:
         size = self.image_size
         if images.ndim != 4 or images.shape[1:] != (3, size, size):
             raise ValueError(f"expected images of shape (B, 3, {size}, {size}), got {tuple(images.shape)}")
+
+
+def _require_finite_weights(payload: dict, path: Path) -> None:
+    """Refuse networks with NaN or infinite weights (a run that diverged), which would only draw blank images."""
+    for network in ("generator", "style_encoder", "content_encoder"):
+        state = payload[network] if isinstance(payload[network], dict) else {}
+        bad = [name for name, value in state.items() if isinstance(value, torch.Tensor) and value.is_floating_point() and not value.isfinite().all()]
+        if bad:
+            raise DataError(f"the {network} weights hold NaN or infinite values ({bad[0]}): the run diverged", path)
 
 
 def _fingerprint(state: dict[str, torch.Tensor]) -> str:

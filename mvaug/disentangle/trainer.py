@@ -15,10 +15,11 @@ the batches an uninterrupted one would; the noise RNG state is checkpointed too.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import random
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,16 @@ from mvaug.disentangle.data import ImageSet
 from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.model import DisentangleModel
 from mvaug.errors import DataError
+from mvaug.io.run_log import append_log_record, require_finite_losses
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint, save_step_checkpoint
 
 CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
 KEEP_CHECKPOINTS = 3
+RUN_CHECKPOINT_KEYS = {  # what each stage's checkpoint holds besides its format tag
+    1: ("step", "config", "num_images", "model", "optimizer", "rng"),
+    2: ("step", "encoders", "optimizer"),
+    "final": ("config", "generator", "style_encoder", "content_encoder"),
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,6 +76,7 @@ def sample_indices(num_images: int, count: int = 8) -> torch.Tensor:
 @dataclass
 class RunPaths:
     root: Path
+    created: Path | None = None  # the outermost folder start() made (the root or a parent of it), if any
 
     @property
     def checkpoints(self) -> Path:
@@ -103,13 +111,39 @@ class RunPaths:
             if occupied or self.latest_checkpoint() is not None:
                 raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.root)
         if is_main:
+            missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
+            self.created = missing[-1] if missing else None
             self.root.mkdir(parents=True, exist_ok=True)
             save_config(config, self.config)
 
+    @contextlib.contextmanager
+    def removed_on_early_failure(self) -> Iterator[None]:
+        """Training in this block: if it fails before the first checkpoint of a folder that :meth:`start`
+        created, the folder goes again (it holds no run, only the config and the first log lines)."""
+        try:
+            yield
+        except BaseException:
+            if self.created is not None and not self.model.exists() and not any(self.checkpoints.glob("*.pt")):
+                shutil.rmtree(self.created, ignore_errors=True)
+            raise
 
-def load_run_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
-    """A stage-1, stage-2 or final checkpoint of a run (they hold the config, so not weights-only)."""
-    return load_checkpoint(path, CHECKPOINT_FORMAT, device, weights_only=False)
+
+def load_run_checkpoint(path: Path, device: torch.device | str = "cpu", stage: int | str | None = None) -> dict:
+    """A stage-1, stage-2 or final checkpoint of a run, read weights-only (it holds tensors and plain data only).
+
+    ``stage`` (1, 2 or "final"), when given, is the kind the caller needs; another kind, or one that
+    lacks what its kind holds, raises :class:`DataError` naming the file.
+    """
+    payload = load_checkpoint(path, CHECKPOINT_FORMAT, device, what="disentangler run checkpoint")
+    found = payload.get("stage")
+    if found not in RUN_CHECKPOINT_KEYS:
+        raise DataError(f"damaged disentangler checkpoint: unknown stage {found!r}", path)
+    if stage is not None and found != stage:
+        raise DataError(f"a disentangler checkpoint of stage {found}, expected one of stage {stage}", path)
+    missing = [key for key in RUN_CHECKPOINT_KEYS[found] if key not in payload]
+    if missing:
+        raise DataError(f"damaged disentangler checkpoint: no {', '.join(missing)}", path)
+    return payload
 
 
 class Trainer:
@@ -194,6 +228,7 @@ class Trainer:
         index = index.to(self.device)
         with self._autocast():
             losses, _ = self.forward(index, images, self.step, self.recon_loss, self.id_features)
+        require_finite_losses({"total": losses["total"]}, self.step + 1, self.paths.root)
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.optimizer.step()
@@ -211,8 +246,7 @@ class Trainer:
         for name, table in self.model.embedding_tables().items():
             record[f"{name}_norm2"] = float(table.weight.detach().pow(2).sum(1).mean())
         record["recon_loss"] = self.recon_name
-        with self.paths.log.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_log_record(self.paths.log, record)
         if self._tensorboard() is not None:
             for key, value in record.items():
                 if isinstance(value, float):
@@ -248,7 +282,7 @@ class Trainer:
         latest = self.paths.latest_checkpoint()
         if latest is None:
             return False
-        self._restore(load_run_checkpoint(latest, self.device))
+        self._restore(load_run_checkpoint(latest, self.device, stage=1))
         return True
 
     def _restore(self, payload: dict) -> None:
@@ -259,9 +293,9 @@ class Trainer:
             raise DataError("the model config differs from the checkpoint's; resume with the run's config.yaml", self.paths.root)
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        torch.set_rng_state(payload["rng"]["torch"])
+        torch.set_rng_state(payload["rng"]["torch"].cpu())  # RNG states are CPU byte tensors; map_location moved them to the device
         if payload["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+            torch.cuda.set_rng_state_all([state.cpu() for state in payload["rng"]["cuda"]])
         self.step = payload["step"]
 
     # ----------------------------------------------------------------- samples
@@ -301,7 +335,7 @@ class Trainer:
         start = 0
         latest = self.paths.latest_checkpoint("encoders-step-")
         if latest is not None:
-            payload = load_run_checkpoint(latest, self.device)
+            payload = load_run_checkpoint(latest, self.device, stage=2)
             encoders.load_state_dict(payload["encoders"])
             optimizer.load_state_dict(payload["optimizer"])
             start = payload["step"]
@@ -313,13 +347,13 @@ class Trainer:
             images = self.images.float_images(index).to(self.device)
             index = index.to(self.device)
             losses = {name: (encoders[name](images) - targets[name][index]).abs().mean() for name in tables}
+            require_finite_losses(losses, step + 1, self.paths.root)
             optimizer.zero_grad(set_to_none=True)
             sum(losses.values()).backward()
             optimizer.step()
             if (step + 1) % cfg.log_every == 0 or step + 1 == end:
                 record = {"stage": 2, "step": step + 1, **{f"encoder_{name}_l1": float(loss.detach()) for name, loss in losses.items()}}
-                with self.paths.log.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record) + "\n")
+                append_log_record(self.paths.log, record)
             if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == end:
                 payload = {"format": CHECKPOINT_FORMAT, "stage": 2, "step": step + 1, "encoders": encoders.state_dict(), "optimizer": optimizer.state_dict()}
                 save_step_checkpoint(self.paths.checkpoints, "encoders-step-", step + 1, payload, KEEP_CHECKPOINTS)

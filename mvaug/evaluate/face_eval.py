@@ -112,6 +112,7 @@ def evaluate_faces(
     from mvaug.multiview.synthesizer import MultiViewSynthesizer
     from mvaug.recon.face_reconstruct import FaceReconstructor
 
+    check_face_report_folder(out)
     torch_device = resolve_device(device)
     reconstructor = FaceReconstructor.from_checkpoint(recon, torch_device)
     synth = MultiViewSynthesizer.from_run(run, bank, torch_device)
@@ -132,7 +133,9 @@ def evaluate_face_set(
     settings: dict | None = None,
 ) -> dict:
     """:func:`evaluate_faces` with loaded models: ``reconstructor`` a :class:`~mvaug.recon.face_reconstruct.FaceReconstructor`,
-    ``synth`` anything with ``image_size`` and ``generate_batch(images (B, 3, s, s), views) -> (views, (B, V, 3, s, s))``."""
+    ``synth`` anything with ``image_size`` and ``generate_batch(images (B, 3, s, s), views) -> (views, (B, V, 3, s, s))``.
+
+    OUT must be new, empty or hold an earlier face report (replaced as one set at the end)."""
     from tqdm import tqdm
 
     from mvaug.data.transforms import load_image
@@ -140,11 +143,13 @@ def evaluate_face_set(
     from mvaug.faces.synth import image_path
     from mvaug.geometry.mesh_files import read_mesh
     from mvaug.io.atomic import atomic_write_text
+    from mvaug.io.outputs import output_set
     from mvaug.multiview.views import parse_view
     from mvaug.recon.face_data import resize_views
 
     config = config or FaceEvalConfig()
     root, out = Path(data), Path(out)
+    check_face_report_folder(out)
     side = reconstructor.config.data
     dataset = FaceTripletDataset(root, split, image_size=None, side_yaw=side.side_yaw, pitch=side.pitch)
     if len(dataset) == 0:
@@ -180,13 +185,28 @@ def evaluate_face_set(
     summary = summarise_faces(records, config)
     summary["settings"] = {**(settings or {"data": str(root.resolve()), "split": split, "limit": limit}), "views": list(names),
                            "side_yaw": side.side_yaw, "pitch": side.pitch, "reconstructor_size": size, "generator_size": small, "config": asdict(config)}
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "per_identity.csv", per_identity_csv(records))
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write_text(out / "report.md", format_face_report(summary) + "\n")
-    if figure_rows:
-        write_fig13(out / "fig13.png", figure_rows, config.render_size)
+    files = ("per_identity.csv", "summary.json", "report.md") + (("fig13.png",) if figure_rows else ())
+    with output_set({name: out / name for name in files}) as temp:
+        atomic_write_text(temp["per_identity.csv"], per_identity_csv(records))
+        atomic_write_text(temp["summary.json"], json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(temp["report.md"], format_face_report(summary) + "\n")
+        if figure_rows:
+            write_fig13(temp["fig13.png"], figure_rows, config.render_size)
     return summary
+
+
+def check_face_report_folder(out: str | os.PathLike) -> None:
+    """Refuse an --out that is a file, or a non-empty folder without a face report (its summary.json counts identities)."""
+    from mvaug.io.outputs import check_output_folder
+
+    def is_face_report(folder: Path) -> bool:
+        try:
+            summary = json.loads((folder / "summary.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(summary, dict) and "identities" in summary and summary.get("conditions") == list(CONDITIONS)
+
+    check_output_folder(out, is_face_report, "a report folder of 'mvaug evaluate --kind face'")
 
 
 def summarise_faces(records: list[dict], config: FaceEvalConfig) -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from mvaug.errors import DataError
+from mvaug.io.checkpoint import read_torch_file
 
 # The files torchvision's ImageNet weights are cached as (``torch.hub.get_dir()/checkpoints``).
 BACKBONE_FILES: dict[str, str] = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
@@ -129,7 +130,7 @@ def _build_lpips(net: str) -> torch.nn.Module:
         warnings.simplefilter("ignore", UserWarning)
         model = lpips.LPIPS(pretrained=False, net=net, pnet_rand=True, verbose=False)
     linear_file = Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
-    state = torch.load(linear_file, map_location="cpu", weights_only=True)
+    state = read_torch_file(linear_file, "lpips linear-layer file")
     expected = {f"lin{k}.model.1.weight" for k in range(len(model.chns))}
     if not expected <= set(state):
         raise DataError(f"the lpips package's linear layers lack {sorted(expected - set(state))}", linear_file)
@@ -138,10 +139,7 @@ def _build_lpips(net: str) -> torch.nn.Module:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is the user's file at fault
-        raise DataError(f"unreadable backbone checkpoint ({error})", path) from None
+    state = read_torch_file(path, "backbone checkpoint")
     if not isinstance(state, dict) or not any(str(k).startswith("features.") for k in state):
         raise DataError("not a torchvision backbone state dict (no 'features.*' keys)", path)
     return state

@@ -27,6 +27,7 @@ from mvaug.errors import ConfigError, DataError
 from mvaug.multiview.views import spread_views
 
 SINGLE = "single"
+SETTINGS = "settings.json"
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,11 @@ def evaluate_reconstruction(
     workers: int = 1,
     progress: bool = True,
 ) -> dict:
-    """Evaluate every object of ``config.split`` (cached per object in OUT/objects/), then write the report."""
+    """Evaluate every object of ``config.split`` (cached per object in OUT/objects/), then write the report.
+
+    OUT must be new, empty or a report folder of the same evaluation; the data and (when objects are
+    left to evaluate) the models are read before anything is written there.
+    """
     from tqdm import tqdm
 
     from mvaug.data.shapenet import ShapeNetDataset
@@ -166,14 +171,18 @@ def evaluate_reconstruction(
 
     config = config or ReconEvalConfig()
     out = Path(out)
+    settings = json.loads(json.dumps({"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run),
+                                      "bank": describe_ref(bank), "config": asdict(config)}))  # tuples as JSON lists, as stored
+    _check_report_folder(out, settings)
     models = ShapeNetDataset.from_root(data, split=config.split).models[: config.limit]
     if not models:
         raise DataError(f"the {config.split} split holds no models", data)
     cache = out / "objects"
-    cache.mkdir(parents=True, exist_ok=True)
-    settings = {"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run), "bank": describe_ref(bank), "config": asdict(config)}
-    _check_settings(out / "settings.json", settings)
     todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
+    ctx = EvalContext.load(recon, run, bank, config, device) if todo else None
+    if not (out / SETTINGS).is_file():
+        atomic_write_text(out / SETTINGS, json.dumps(settings, indent=2) + "\n")
+    cache.mkdir(exist_ok=True)
     if todo:
         jobs = [(m, str(recon), str(run), None if bank is None else str(bank), config, device) for m in todo]
         bar = tqdm(total=len(models), initial=len(models) - len(todo), desc="evaluate", unit="object", disable=not progress, dynamic_ncols=True)
@@ -185,7 +194,6 @@ def evaluate_reconstruction(
                     _store(cache, record, arrays)
                     bar.update()
         else:
-            ctx = EvalContext.load(recon, run, bank, config, device)
             for model in todo:
                 _store(cache, *evaluate_object(model, ctx))
                 bar.update()
@@ -201,7 +209,6 @@ def evaluate_reconstruction(
     from mvaug.evaluate.reconstruction_report import write_report
 
     write_report(out, records, summary, config, cache)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -232,18 +239,25 @@ def _store(cache: Path, record: dict, arrays: dict) -> None:
     atomic_write_text(cache / f"{record['object']}.json", json.dumps(record) + "\n")
 
 
-def _check_settings(path: Path, settings: dict) -> None:
-    """A report folder holds one evaluation: resuming with other models or settings is refused."""
-    from mvaug.io.atomic import atomic_write_text
+def _stored_settings(folder: Path) -> dict | None:
+    """The settings.json of a report folder of ``mvaug evaluate``; None when there is none (or it is someone else's file)."""
+    try:
+        stored = json.loads((folder / SETTINGS).read_text())
+    except (OSError, ValueError):
+        return None
+    keys = ("data", "recon", "run", "bank", "config")
+    return stored if isinstance(stored, dict) and all(k in stored for k in keys) else None
 
-    settings = json.loads(json.dumps(settings))  # tuples as JSON lists, as stored
-    if path.is_file():
-        previous = json.loads(path.read_text())
-        changed = sorted(k for k in settings if previous.get(k) != settings[k])
-        if changed:
-            raise DataError(f"the report folder holds an evaluation with other {', '.join(changed)}; choose a new --out or delete it", path.parent)
-    else:
-        atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+
+def _check_report_folder(out: Path, settings: dict) -> None:
+    """OUT is new, empty, or a report folder of the same evaluation (resumed); anything else is refused."""
+    from mvaug.io.outputs import check_output_folder
+
+    check_output_folder(out, lambda folder: _stored_settings(folder) is not None, "a report folder of 'mvaug evaluate'")
+    previous = _stored_settings(out)
+    changed = [] if previous is None else sorted(k for k in settings if previous.get(k) != settings[k])
+    if changed:
+        raise DataError(f"the report folder holds an evaluation with other {', '.join(changed)}; choose a new --out or delete it", out)
 
 
 def bootstrap_interval(differences: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:

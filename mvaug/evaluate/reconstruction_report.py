@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 
+REPORT_FILES = ("per_object.csv", "iou_vs_views.png", "single_vs_generated.png", "montage_best.png", "montage_worst.png", "report.md", "summary.json")
+
 
 def write_report(out: Path, records: list[dict], summary: dict, config, cache: Path) -> None:
-    """OUT/per_object.csv, OUT/report.md, OUT/iou_vs_views.png, OUT/single_vs_generated.png, OUT/montage_{best,worst}.png."""
+    """OUT/per_object.csv, OUT/report.md, OUT/summary.json, OUT/iou_vs_views.png, OUT/single_vs_generated.png and
+    OUT/montage_{best,worst}.png, written as one set (a failure leaves the previous report as it was)."""
     from mvaug.io.atomic import atomic_write_text
+    from mvaug.io.outputs import output_set
 
-    atomic_write_text(out / "per_object.csv", per_object_csv(records, config))
-    plot_iou_vs_views(summary, config, out / "iou_vs_views.png")
-    plot_single_vs_generated(records, config, out / "single_vs_generated.png")
     kmax = max(config.views)
     t = config.thresholds.index(config.headline_threshold)
     gain = np.array([r["ious"][f"generated-{kmax}"][t] - r["ious"]["single"][t] for r in records])
     order = np.argsort(-gain, kind="stable")
     count = min(config.montage, len(records))
-    montage(records, order[:count], cache, out / "montage_best.png", f"largest gains of generated-{kmax} over single", config)
-    montage(records, order[::-1][:count], cache, out / "montage_worst.png", f"largest losses of generated-{kmax} against single", config)
-    atomic_write_text(out / "report.md", format_report(summary, config) + "\n")
+    with output_set({name: out / name for name in REPORT_FILES}) as temp:
+        atomic_write_text(temp["per_object.csv"], per_object_csv(records, config))
+        plot_iou_vs_views(summary, config, temp["iou_vs_views.png"])
+        plot_single_vs_generated(records, config, temp["single_vs_generated.png"])
+        montage(records, order[:count], cache, temp["montage_best.png"], f"largest gains of generated-{kmax} over single", config)
+        montage(records, order[::-1][:count], cache, temp["montage_worst.png"], f"largest losses of generated-{kmax} against single", config)
+        atomic_write_text(temp["report.md"], format_report(summary, config) + "\n")
+        atomic_write_text(temp["summary.json"], json.dumps(summary, indent=2) + "\n")
 
 
 def per_object_csv(records: list[dict], config) -> str:

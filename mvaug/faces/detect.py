@@ -69,11 +69,11 @@ def load_face_image(path: str | os.PathLike, size: int, mode: str = "auto"):
     from PIL import Image
 
     from mvaug.data.transforms import load_image
-    from mvaug.io.images import read_image
+    from mvaug.io.images import MIN_INPUT_SIDE, read_image
 
     if mode not in FACE_CROP_MODES:
         raise ValueError(f"face crop mode must be one of {FACE_CROP_MODES}, got {mode!r}")
-    rgb = read_image(path, "RGB")  # (H, W, 3), EXIF orientation applied
+    rgb = read_image(path, "RGB", MIN_INPUT_SIDE)  # (H, W, 3), EXIF orientation applied
     if mode == "none" or (mode == "auto" and min(rgb.shape[:2]) < PHOTO_FACTOR * size):
         return load_image(path, size)
     boxes = detect_faces(rgb)

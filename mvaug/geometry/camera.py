@@ -101,13 +101,10 @@ class ShapeNetCamera:
 
 def read_rendering_metadata(path: str | os.PathLike) -> list[ShapeNetCamera]:
     """Parse ``rendering_metadata.txt``: one camera per line, five numbers each."""
+    from mvaug.io.files import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise DataError("rendering metadata not found", path) from None
-    except UnicodeDecodeError:
-        raise DataError("rendering metadata is not plain text", path) from None
+    text = read_text(path, "rendering metadata", encoding="ascii")
     cameras = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -118,6 +115,8 @@ def read_rendering_metadata(path: str | os.PathLike) -> list[ShapeNetCamera]:
             raise DataError(f"line {number} holds a value that is not a number: {line.strip()!r}", path) from None
         if len(values) != 5:
             raise DataError(f"line {number} has {len(values)} values, expected 5 (azimuth elevation in-plane distance fov)", path)
+        if not all(math.isfinite(v) for v in values):
+            raise DataError(f"line {number} holds a value that is not finite: {line.strip()!r}", path)
         cameras.append(ShapeNetCamera(*values))
     return cameras
 

@@ -1,6 +1,6 @@
 """Reading triangle meshes (.obj, .ply, .off, .stl) and landmark files for mesh comparison.
 
-A landmark file holds either K points, one ``x y z`` row each, or K integer vertex indices into
+A mesh is read with trimesh (a .glb scene is merged into one mesh). A landmark file holds either K points, one ``x y z`` row each, or K integer vertex indices into
 its mesh (one per row); as text (whitespace or comma separated, ``#`` comments) or ``.npy``.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from mvaug.errors import DataError
+from mvaug.io.files import require_file
 
-READABLE_MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl")
+READABLE_MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb")
 
 
 def read_mesh(path: str | os.PathLike):
@@ -27,8 +28,7 @@ def read_mesh(path: str | os.PathLike):
     path = Path(path)
     if path.suffix.lower() not in READABLE_MESH_SUFFIXES:
         raise DataError(f"unsupported mesh format {path.suffix or '(none)'!r}; use one of {', '.join(READABLE_MESH_SUFFIXES)}", path)
-    if not path.is_file():
-        raise DataError("mesh file not found" if not path.exists() else "expected a mesh file, found a folder", path)
+    require_file(path, "mesh file")
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as err:  # trimesh raises many kinds of errors on damaged files

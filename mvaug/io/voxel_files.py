@@ -9,8 +9,11 @@ import numpy as np
 
 from mvaug.errors import DataError
 from mvaug.io.binvox import read_binvox
+from mvaug.io.files import data_error_from_os
 
 GRID_SUFFIXES = (".binvox", ".npy")
+MAX_GRID_SIDE = 1024
+"""Larger grids are refused from their header (a 1024^3 float32 grid is already 4 GiB)."""
 
 
 def read_grid(path: str | os.PathLike, axes: str = "xyz") -> tuple[np.ndarray, float | None]:
@@ -32,16 +35,21 @@ def _read_stored_grid(path: Path) -> tuple[np.ndarray, float | None]:
     if path.suffix != ".npy":
         raise DataError(f"unsupported voxel file; expected one of {', '.join(GRID_SUFFIXES)}", path)
     try:
-        grid = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError("voxel file not found", path) from None
-    except (OSError, ValueError, EOFError) as err:
+        stored = np.load(path, allow_pickle=False, mmap_mode="r")  # the header is checked against the file size
+    except OSError as err:
+        raise data_error_from_os(err, path, "voxel file") from None
+    except (ValueError, EOFError) as err:
         raise DataError(f"cannot read .npy array ({err})", path) from None
-    if not isinstance(grid, np.ndarray):
-        grid.close()
+    if not isinstance(stored, np.ndarray):
+        stored.close()
         raise DataError("expected one array, found an .npz archive", path)
-    if grid.ndim != 3 or grid.dtype.kind not in "biuf":
-        raise DataError(f"expected a 3-D bool or numeric voxel grid, got shape {grid.shape} dtype {grid.dtype}", path)
+    if stored.ndim != 3 or stored.dtype.kind not in "biuf":
+        raise DataError(f"expected a 3-D bool or numeric voxel grid, got shape {stored.shape} dtype {stored.dtype}", path)
+    if max(stored.shape) > MAX_GRID_SIDE:
+        raise DataError(f"a {' x '.join(map(str, stored.shape))} grid is larger than {MAX_GRID_SIDE} voxels a side", path)
+    grid = np.array(stored)
+    if grid.dtype.kind == "f" and not np.isfinite(grid).all():
+        raise DataError("the grid holds NaN or infinite values", path)
     return grid, None
 
 

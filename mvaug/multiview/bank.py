@@ -114,6 +114,8 @@ class ContentBank:
             raise DataError(f"not a readable content bank ({type(err).__name__}: {err})", path) from None
         if not isinstance(header, dict) or header.get("format") != BANK_FORMAT:
             raise DataError(f"not an {BANK_FORMAT} file", path)
+        if codes.dtype.kind != "f" or not np.isfinite(codes).all():
+            raise DataError("the content codes are not all finite numbers (NaN or inf): rebuild the bank with mvaug bank build", path)
         try:
             entries = [BankEntry(View(**e.pop("view")), **e) for e in header["entries"]]
             return cls(entries, torch.from_numpy(codes), header["run"], header["run_fingerprint"], header["content_norm"], header.get("notes", {}))

@@ -53,15 +53,19 @@ def evaluate_generation(
     device: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Run the comparison described in the module docstring; returns the summary dict."""
+    """Run the comparison described in the module docstring; returns the summary dict.
+
+    OUT must be new, empty or hold an earlier report of eval-generate (replaced as one set at the end)."""
     from tqdm import tqdm
 
     from mvaug.disentangle.data import load_image_set
     from mvaug.disentangle.trainer import resolve_device
     from mvaug.evaluate.disentangle_metrics import silhouette_iou
     from mvaug.evaluate.image_distance import distance_by_name
+    from mvaug.io.outputs import check_output_folder
     from mvaug.multiview.synthesizer import MultiViewSynthesizer
 
+    check_output_folder(out, _is_generation_report, "a report folder of 'mvaug eval-generate'")
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
     model = synth.model
     if model.style_embeddings is None:
@@ -186,20 +190,32 @@ def _summarise(rows: list[dict], distance: str, views_per_second: float, run, da
     return summary
 
 
+def _is_generation_report(folder: Path) -> bool:
+    """Whether ``folder`` holds a report of :func:`evaluate_generation` (its summary.json compares the methods)."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and "generated_beats" in summary and "overall" in summary
+
+
 def _write_report(out: Path, rows: list[dict], summary: dict, sheets: dict[str, np.ndarray]) -> None:
+    """OUT/per_view.csv, OUT/summary.json, OUT/report.md and OUT/sheet_<family>.png, written as one set."""
     from mvaug.io.atomic import atomic_write_text
     from mvaug.io.images import write_png
+    from mvaug.io.outputs import output_set
 
-    out.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(out / "per_view.csv", buffer.getvalue())
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    for family, sheet in sheets.items():
-        write_png(out / f"sheet_{family}.png", sheet)
-    atomic_write_text(out / "report.md", format_generation_table(summary) + "\n")
+    files = ["per_view.csv", "summary.json", "report.md", *(f"sheet_{family}.png" for family in sheets)]
+    with output_set({name: out / name for name in files}) as temp:
+        atomic_write_text(temp["per_view.csv"], buffer.getvalue())
+        atomic_write_text(temp["summary.json"], json.dumps(summary, indent=2) + "\n")
+        atomic_write_text(temp["report.md"], format_generation_table(summary) + "\n")
+        for family, sheet in sheets.items():
+            write_png(temp[f"sheet_{family}.png"], sheet)
 
 
 def format_generation_table(summary: dict) -> str:

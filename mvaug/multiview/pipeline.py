@@ -15,6 +15,9 @@ from mvaug.multiview.bank import ContentBank, build_bank_from_cameras, build_ban
 from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME, MultiViewSynthesizer
 from mvaug.multiview.views import View
 
+INPUT_PICTURE = "input.png"
+SHEET_PICTURE = "sheet.png"
+
 
 def build_bank(
     run: str | os.PathLike,
@@ -27,16 +30,19 @@ def build_bank(
     device: str = "auto",
     progress: bool = True,
 ) -> tuple[ContentBank, Path]:
-    """Build a bank from the run's view-labelled training data (``data``) or from ``exemplars`` ('NAME=IMAGE')."""
+    """Build a bank from the run's view-labelled training data (``data``) or from ``exemplars`` ('NAME=IMAGE').
+
+    ``out`` may replace an earlier bank, never an input or another kind of file."""
     from mvaug.disentangle.trained import TrainedDisentangler
     from mvaug.disentangle.trainer import resolve_device
 
-    model = TrainedDisentangler.from_run(run, resolve_device(device))
     out = Path(out) if out is not None else Path(run) / DEFAULT_BANK_NAME
+    pairs = dict(_parse_exemplar(e) for e in exemplars)
+    _check_bank_output(out, [*_run_files(run), *pairs.values()])
+    model = TrainedDisentangler.from_run(run, resolve_device(device))
     if exemplars:
         from mvaug.data.user_image import load_user_image
 
-        pairs = dict(_parse_exemplar(e) for e in exemplars)
         images = {name: (path, load_user_image(path, model.image_size)) for name, path in pairs.items()}
         bank = build_bank_from_exemplars(model, images, nearest)
     elif data is not None:
@@ -51,6 +57,26 @@ def build_bank(
     return bank, out
 
 
+def _run_files(run: str | os.PathLike) -> list[Path]:
+    """The file a disentangler run is loaded from (none for a built-in model)."""
+    from mvaug.builtin.assets import builtin_name
+    from mvaug.disentangle.trainer import RunPaths
+
+    return [] if builtin_name(run) else [RunPaths(Path(run)).model]
+
+
+def _check_bank_output(out: Path, inputs: list[Path]) -> None:
+    """Refuse a bank path that is an input, or an existing file that is not a content bank."""
+    from mvaug.io.outputs import check_outputs
+
+    check_outputs([out], inputs, overwrite=True)
+    if out.exists():
+        try:
+            ContentBank.load(out)
+        except DataError:
+            raise DataError("the file exists and is not a content bank; choose another --out", out) from None
+
+
 def _parse_exemplar(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
@@ -62,9 +88,11 @@ def bank_sheet(run: str | os.PathLike, bank: str | os.PathLike | None, out: str 
     """Picture of the bank's views applied to ``styles`` training styles: one row per style, one column per view."""
     from mvaug.disentangle.trainer import resolve_device
     from mvaug.io.images import write_png
+    from mvaug.io.outputs import check_outputs
     from mvaug.viz.analogy import to_uint8
     from mvaug.viz.labelled import captioned_grid
 
+    check_outputs([out], [*_run_files(run), Path(run) / DEFAULT_BANK_NAME if bank is None else bank], overwrite=True)
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
     model = synth.model
     if model.style_embeddings is None:
@@ -116,19 +144,26 @@ def generate_views(
     device: str = "auto",
     progress: bool = True,
 ) -> GenerateResult:
-    """For each input image: OUT/<name>/<view>.png per view, OUT/<name>/input.png and OUT/<name>/sheet.png."""
+    """For each input image: OUT/<name>/<view>.png per view, OUT/<name>/input.png and OUT/<name>/sheet.png.
+
+    Each OUT/<name> must be new, empty or written by an earlier call (its files are replaced as one set);
+    an input inside OUT is never replaced."""
     from tqdm import tqdm
 
     from mvaug.data.user_image import prepare_user_image
     from mvaug.disentangle.trainer import resolve_device
     from mvaug.io.images import write_png
+    from mvaug.io.outputs import check_output_folder, check_outputs, output_set
     from mvaug.viz.analogy import to_uint8
 
+    files = expand_inputs(inputs)
+    folders = [Path(out) / name for name in _unique_stems(files)]
+    for folder in folders:
+        check_output_folder(folder, _is_generated_folder, "a folder of views written by 'mvaug generate'")
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
     views, _ = synth.bank.select(views)
-    files = expand_inputs(inputs)
-    names = _unique_stems(files)
-    out = Path(out)
+    names = [INPUT_PICTURE, *(f"{view.name}.png" for view in views), SHEET_PICTURE]
+    check_outputs([folder / name for folder in folders for name in names], files, overwrite=True)
     start = time.perf_counter()
     for first in tqdm(range(0, len(files), batch_size), desc="generate", unit="batch", disable=not progress, dynamic_ncols=True):
         chunk = files[first : first + batch_size]
@@ -136,15 +171,17 @@ def generate_views(
         images = torch.stack([p.tensor for p in prepared])
         _, generated = synth.generate_batch(images, views)  # (B, V, 3, S, S)
         for k, item in enumerate(prepared):
-            folder = out / names[first + k]
-            folder.mkdir(parents=True, exist_ok=True)
-            source = to_uint8(item.tensor[None])[0]
-            pictures = to_uint8(generated[k])
-            write_png(folder / "input.png", source)
-            for view, picture in zip(views, pictures):
-                write_png(folder / f"{view.name}.png", picture)
-            write_png(folder / "sheet.png", _contact_sheet(source, pictures, views, item.path.name))
-    return GenerateResult(len(files), len(views), out, time.perf_counter() - start)
+            source, drawn = to_uint8(item.tensor[None])[0], list(to_uint8(generated[k]))
+            pictures = [source, *drawn, _contact_sheet(source, drawn, views, item.path.name)]
+            with output_set({name: folders[first + k] / name for name in names}) as temp:
+                for name, picture in zip(names, pictures):
+                    write_png(temp[name], picture)
+    return GenerateResult(len(files), len(views), Path(out), time.perf_counter() - start)
+
+
+def _is_generated_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds the views of one image written by :func:`generate_views`."""
+    return (folder / INPUT_PICTURE).is_file() and (folder / SHEET_PICTURE).is_file()
 
 
 def _contact_sheet(source: np.ndarray, pictures: list[np.ndarray], views: list[View], title: str, per_row: int = 8) -> np.ndarray:

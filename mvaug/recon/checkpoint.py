@@ -8,8 +8,6 @@ disentangler, another tool's file) is refused with a message that says what the 
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,8 @@ import torch
 from pix2vox import CheckpointError, Pix2Vox, Pix2VoxConfig, infer_variant, is_official_layout, load_official_state
 
 from mvaug.config import load_config
-from mvaug.errors import DataError
+from mvaug.errors import ConfigError, DataError
+from mvaug.io.checkpoint import read_torch_file
 from mvaug.recon.config import ReconConfig
 
 CHECKPOINT_FORMAT = "mvaug-recon-v1"
@@ -38,9 +37,9 @@ class LoadedReconstructor:
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or in a run folder of ``mvaug train-recon`` its ``best.pt`` (else its latest step checkpoint)."""
     path = Path(path)
-    if not path.exists():
+    if not os.path.lexists(path):
         raise DataError("reconstructor checkpoint or run folder not found", path)
-    if path.is_file():
+    if not path.is_dir():  # a file, or a link loop the reader names
         return path
     if (path / BEST).is_file():
         return path / BEST
@@ -53,10 +52,7 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def read_payload(path: Path, device) -> dict:
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise DataError(f"not a readable reconstructor checkpoint ({type(err).__name__})", path) from None
+    payload = read_torch_file(path, "reconstructor checkpoint", device)
     if not isinstance(payload, dict):
         raise DataError("not a reconstructor checkpoint (holds no dict)", path)
     return payload
@@ -89,8 +85,11 @@ def reconstructor_from_payload(payload: dict, file: Path, device="cpu", kind: st
         config = ReconConfig(model=Pix2VoxConfig(variant=variant, bgr_input=True))  # type: ignore[arg-type]
         saved_kind, official = kind, True  # upstream trained on the 13 ShapeNet categories
     elif fmt == CHECKPOINT_FORMAT:
-        config = load_config(ReconConfig, payload["config"])
-        saved_kind, official = payload["kind"], False
+        try:
+            config = load_config(ReconConfig, payload["config"])
+            saved_kind, official = payload["kind"], False
+        except (ConfigError, KeyError, TypeError) as err:
+            raise DataError(f"damaged {CHECKPOINT_FORMAT} checkpoint ({type(err).__name__}: {err})", file) from None
     else:
         what = f"a '{fmt}' checkpoint" if isinstance(fmt, str) else "not a Pix2Vox checkpoint"
         raise DataError(f"{what}, not a Pix2Vox reconstructor: pass a run folder or checkpoint of mvaug train-recon, or an official Pix2Vox .pth", file)

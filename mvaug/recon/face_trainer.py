@@ -23,7 +23,6 @@ seeded by (seed, step), so a resumed run sees exactly what an uninterrupted one 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from mvaug.config import config_to_dict, load_config
 from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, batch_indices, seed_everything
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
+from mvaug.io.run_log import append_log_record, require_finite_losses
 from mvaug.recon.face_config import FACE_KIND, FaceReconConfig
 from mvaug.recon.face_data import FaceTriplets, augment_views
 
@@ -160,14 +160,14 @@ class FaceReconTrainer:
         images = augment_views(self.train_data.float_images(index), generator, aug.low_res_prob, aug.low_res_size, aug.brightness)
         out = self.model(images.to(self.device, non_blocking=True))
         losses = mvfnet_losses(out, self.train_data.targets(index, self.device), self.morphable.landmarks, None, self.config.loss)
+        require_finite_losses({"total": losses["total"]}, self.step + 1, self.paths.root)
         self.optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.optimizer.step()
         return {k: v.detach() for k, v in losses.items()}, len(index)
 
     def _log(self, record: dict) -> dict:
-        with self.paths.log.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_log_record(self.paths.log, record)
         return record
 
     def _validate(self) -> dict:
@@ -268,5 +268,6 @@ def run_face_recon_training(
     val_data = FaceTriplets.load(root, cfg.val_split, cfg.image_size, [(cfg.side_yaw, cfg.pitch)], progress)
     trainer = FaceReconTrainer(config, train_data, val_data, load_face_model(root), run_dir, resolve_device(device), progress)
     trainer.start(resume)
-    last = trainer.train(max_steps)
+    with trainer.paths.removed_on_early_failure():
+        last = trainer.train(max_steps)
     return FaceReconTrainResult(run_dir, trainer.step, trainer.best, trainer.best_step, last)

@@ -104,10 +104,20 @@ class ReconstructResult:
     """Voxels at or above the threshold."""
 
 
-def output_prefix(out: str | os.PathLike) -> Path:
-    """``OUT`` without one of the suffixes this command writes (``chair.obj`` and ``chair`` name the same outputs)."""
+def output_paths(out: str | os.PathLike) -> dict[str, Path]:
+    """OUT.binvox, OUT.npy, OUT.obj and OUT.png by suffix (``chair.obj`` and ``chair`` name the same outputs)."""
     out = Path(out)
-    return out.with_suffix("") if out.suffix.lower() in OUT_SUFFIXES else out
+    prefix = out.with_suffix("") if out.suffix.lower() in OUT_SUFFIXES else out
+    return {suffix: prefix.with_name(prefix.name + suffix) for suffix in OUT_SUFFIXES}
+
+
+def check_reconstruct_outputs(images: Sequence[str | os.PathLike], out: str | os.PathLike, overwrite: bool) -> dict[str, Path]:
+    """The outputs of ``out``; a :class:`~mvaug.errors.DataError` when one would replace an image, cannot be written, or exists (unless ``overwrite``)."""
+    from mvaug.io.outputs import check_outputs
+
+    paths = output_paths(out)
+    check_outputs(paths.values(), images, overwrite)
+    return paths
 
 
 def preview_picture(views: torch.Tensor, generated: torch.Tensor | None, occupancy: np.ndarray) -> np.ndarray:
@@ -133,22 +143,25 @@ def run_reconstruct(
     device: str = "auto",
     kind: str = "chair",
     generated: torch.Tensor | None = None,
+    overwrite: bool = True,
 ) -> ReconstructResult:
     """Reconstruct the object in ``images`` with the reconstructor ``recon`` (None: the built-in one of
-    ``kind``) and write OUT.binvox/.npy/.obj/.png.
+    ``kind``) and write OUT.binvox/.npy/.obj/.png as one set (all or none).
 
     ``generated`` (G, 3, H, W) in [0, 1]: views synthesised elsewhere (``mvaug reconstruct --run DISENT
     --generate K``); they are appended to the input views and go through the merger with them.
+    An output that is one of the images is refused; an existing one too unless ``overwrite``.
     """
     from mvaug.geometry.voxel_mesh import export_mesh, voxels_to_mesh
-    from mvaug.io.atomic import atomic_open
     from mvaug.io.binvox import Binvox, write_binvox
     from mvaug.io.images import write_png
+    from mvaug.io.outputs import output_set
 
     if not images:
         raise ConfigError("at least one image is needed")
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold}")
+    paths = check_reconstruct_outputs(images, out, overwrite)
     if recon is None:
         from mvaug.builtin.assets import default_ref
 
@@ -160,11 +173,9 @@ def run_reconstruct(
     all_views = views if generated is None else torch.cat([views, generated])
     probabilities = reconstructor.reconstruct(all_views).numpy()
     occupancy = probabilities >= threshold
-    prefix = output_prefix(out)
-    paths = {suffix: prefix.with_name(prefix.name + suffix) for suffix in OUT_SUFFIXES}
-    write_binvox(paths[".binvox"], Binvox(occupancy, GRID_TRANSLATE, 1.0))
-    with atomic_open(paths[".npy"], "wb") as handle:
-        np.save(handle, probabilities.astype(np.float32))
-    export_mesh(voxels_to_mesh(probabilities, threshold, side=1.0), paths[".obj"])
-    write_png(paths[".png"], preview_picture(views, generated, occupancy))
+    with output_set(paths) as temp:
+        write_binvox(temp[".binvox"], Binvox(occupancy, GRID_TRANSLATE, 1.0))
+        np.save(temp[".npy"], probabilities.astype(np.float32))
+        export_mesh(voxels_to_mesh(probabilities, threshold, side=1.0), temp[".obj"])
+        write_png(temp[".png"], preview_picture(views, generated, occupancy))
     return ReconstructResult(probabilities, paths, int(occupancy.sum()))

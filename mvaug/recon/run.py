@@ -51,5 +51,6 @@ def run_recon_training(
     dist, torch_device = init_distributed(resolve_device(device))
     trainer = ReconTrainer(config, train_data, val_data, run_dir, torch_device, progress and dist.is_main, dist)
     trainer.start(resume)
-    last = trainer.train(max_steps)
+    with trainer.paths.removed_on_early_failure():
+        last = trainer.train(max_steps)
     return ReconTrainResult(run_dir, trainer.step, trainer.best_iou, last)

@@ -16,7 +16,6 @@ or, with ``stage2_freeze: false``, training on with them.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, seed_everythin
 from mvaug.errors import DataError
 from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
 from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
+from mvaug.io.run_log import append_log_record, require_finite_losses
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews, TrainBatches
@@ -129,7 +129,10 @@ class ReconTrainer:
         if self.step >= end:
             return {}
         workers = self.config.data.workers
-        loader = DataLoader(self.batches, batch_size=None, sampler=range(self.step, end), num_workers=workers, persistent_workers=False)
+        loader = DataLoader(
+            self.batches, batch_size=None, sampler=range(self.step, end), num_workers=workers, persistent_workers=False,
+            multiprocessing_context="spawn" if workers else None,  # never fork a process whose torch threads run
+        )
         bar = tqdm(total=end, initial=self.step, desc="train-recon", unit="step", disable=not self.progress, dynamic_ncols=True)
         record: dict = {}
         window_start, window_images = time.perf_counter(), 0
@@ -168,14 +171,14 @@ class ReconTrainer:
         if "refined" in out:
             losses["refined"] = F.binary_cross_entropy(out["refined"].float(), voxels) * scale
         total = sum(losses.values())
+        require_finite_losses(losses, self.step + 1, self.paths.root)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
         return {k: v.detach() for k, v in losses.items()}
 
     def _log(self, record: dict) -> dict:
-        with self.paths.log.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_log_record(self.paths.log, record)
         return record
 
     def _end_epoch(self) -> None:

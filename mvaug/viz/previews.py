@@ -9,10 +9,11 @@ import numpy as np
 
 from mvaug.errors import DataError
 from mvaug.geometry.camera import ShapeNetCamera
+from mvaug.geometry.mesh_files import READABLE_MESH_SUFFIXES, read_mesh
 from mvaug.io.images import composite_on_white
 
 VOXEL_COLOR = (0.55, 0.68, 0.85)
-MESH_SUFFIXES = (".obj", ".ply", ".off", ".stl", ".glb")
+MESH_SUFFIXES = READABLE_MESH_SUFFIXES
 
 
 def image_grid(rows: list[list[np.ndarray]], pad: int = 4, background: int = 255) -> np.ndarray:
@@ -78,7 +79,7 @@ def load_shape(path: str | os.PathLike, threshold: float = 0.5, axes: str = "xyz
             raise DataError(f"expected a cubic voxel grid, got shape {grid.shape}", path)
         return "voxels", grid >= threshold if grid.dtype != bool else grid, 1.0 if side is None else side
     if suffix in MESH_SUFFIXES:
-        return "mesh", _load_mesh(path), None
+        return "mesh", read_mesh(path), None
     raise DataError(f"cannot preview '{suffix}' files; use {', '.join(GRID_SUFFIXES + MESH_SUFFIXES)}", path)
 
 
@@ -92,17 +93,3 @@ def shape_preview(path: str | os.PathLike, views: int = 4, size: int = 256, thre
         colors = np.asarray(shape.visual.face_colors) if shape.visual.kind == "face" else None
         images = render_views(shape.vertices, shape.faces, colors, cameras, size)
     return image_grid([images])
-
-
-def _load_mesh(path: Path):
-    import trimesh
-
-    if not path.is_file():
-        raise DataError("mesh file not found", path)
-    try:
-        mesh = trimesh.load(path, force="mesh", process=False)
-    except Exception as err:  # trimesh raises many kinds of errors on damaged files
-        raise DataError(f"not a readable mesh ({type(err).__name__}: {err})", path) from None
-    if len(mesh.faces) == 0:
-        raise DataError("mesh has no faces", path)
-    return mesh

@@ -142,3 +142,36 @@ def test_stage_two_alone_on_a_finished_stage_one(tmp_path):
     run_training(data, tmp_path / "r", config, stage="encoders", device="cpu", progress=False)
     payload = load_run_checkpoint(tmp_path / "r/model.pt")
     assert payload["step"] == 2 and payload["style_embeddings"].shape == (24, 16)
+
+
+def test_run_files_written_before_weights_only_loading_resume_and_generate(squares, tmp_path):
+    """Checkpoints as the code wrote them before loading became weights-only (plain ``torch.save`` of
+    the same payload: config as a dict, RNG state a tensor) resume bit-identically and load for generation."""
+    from mvaug.config import config_to_dict
+    from mvaug.disentangle.generator import Encoder
+    from mvaug.disentangle.trained import TrainedDisentangler
+
+    straight = Trainer(tiny_config(), squares, tmp_path / "a", torch.device("cpu"), progress=False)
+    straight.start(resume=False)
+    straight.train()
+    first = Trainer(tiny_config(), squares, tmp_path / "b", torch.device("cpu"), progress=False)
+    first.start(resume=False)
+    first.train(max_steps=3)
+    step = tmp_path / "b/checkpoints/step-000000003.pt"
+    rng = load_run_checkpoint(step)["rng"]["torch"]
+    old = {"format": "mvaug-disentangle-v1", "stage": 1, "step": 3, "config": config_to_dict(first.config), "num_images": len(squares),
+           "model": first.model.state_dict(), "optimizer": first.optimizer.state_dict(), "rng": {"torch": rng, "cuda": []}}
+    torch.save(old, step)
+    resumed = Trainer(tiny_config(), squares, tmp_path / "b", torch.device("cpu"), progress=False)
+    resumed.start(resume=True)
+    resumed.train()
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    model, m = resumed.model, resumed.config.model
+    torch.save({"format": "mvaug-disentangle-v1", "stage": "final", "step": 6, "config": config_to_dict(resumed.config), "num_images": len(squares),
+                "generator": model.generator.state_dict(), "style_encoder": Encoder(m.style_dim, m.image_size).state_dict(),
+                "content_encoder": Encoder(m.content_dim, m.image_size).state_dict(), "recon_loss": "l1",
+                "style_embeddings": model.style.weight.detach(), "content_embeddings": model.content.weight.detach()}, tmp_path / "b/model.pt")
+    trained = TrainedDisentangler.from_run(tmp_path / "b")
+    images = trained.generate(trained.style_embeddings[:2], trained.content_embeddings[:2])
+    assert images.shape == (2, 3, 32, 32)

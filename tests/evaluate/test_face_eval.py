@@ -8,6 +8,7 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from mvaug.data.transforms import load_image
+from mvaug.errors import DataError
 from mvaug.evaluate.face_eval import CONDITIONS, METRICS, FaceEvalConfig, compare_face, evaluate_face_set, evaluate_faces
 from mvaug.evaluate.mesh_compare import MeshCompareConfig, compare_meshes
 from mvaug.faces.dataset import FaceTripletDataset, load_face_model
@@ -120,3 +121,17 @@ def test_evaluate_faces_end_to_end_with_a_trained_disentangler(tiny_faces, tiny_
     assert "| generated |" in report and "gt - generated" in report
     figure = read_image(tmp_path / "eval/fig13.png", "RGB")
     assert figure.shape[1] >= 9 * 32  # input, 2 generated, 2 real, 3 reconstructions, ground truth
+
+
+def test_only_a_new_empty_or_face_report_folder_is_written(tiny_faces, tiny_face_run, tmp_path):
+    recon = FaceReconstructor.from_checkpoint(tiny_face_run, "cpu")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.md").write_text("# my notes\n")
+    with pytest.raises(DataError, match=r"not empty \(report.md\)"):
+        evaluate_face_set(tiny_faces, recon, Echo(), mine, split="test", config=SMALL, progress=False)
+    assert [p.name for p in mine.iterdir()] == ["report.md"] and (mine / "report.md").read_text() == "# my notes\n"
+    first = evaluate_face_set(tiny_faces, recon, Echo(), tmp_path / "eval", split="test", config=SMALL, progress=False)
+    again = evaluate_face_set(tiny_faces, recon, Echo(), tmp_path / "eval", split="test", config=SMALL, progress=False)  # its own report: replaced
+    assert again["mean"] == first["mean"]
+    assert sorted(p.name for p in (tmp_path / "eval").iterdir()) == ["fig13.png", "per_identity.csv", "report.md", "summary.json"]

@@ -105,7 +105,7 @@ def test_bad_inputs_are_clear_errors(tiny_faces, tiny_face_run, tmp_path, monkey
         run_face_reconstruct(paths[:1], tiny_face_run, device="cpu")
     with pytest.raises(DataError, match="input image not found"):
         run_face_reconstruct([tmp_path / "nope.png", *paths[1:]], tiny_face_run, device="cpu")
-    with pytest.raises(ConfigError, match="overwrite the input"):
+    with pytest.raises(DataError, match="overwrite the input"):
         run_face_reconstruct(paths, tiny_face_run, out=paths[0].with_suffix(""), device="cpu")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG broken")

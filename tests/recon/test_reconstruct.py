@@ -131,3 +131,42 @@ def test_checkpoints_of_another_kind_are_refused_with_one_clear_line(trained_run
         assert "Traceback" not in result.output
     with pytest.raises(DataError, match=CHECKPOINT_FORMAT.split("-")[0]):
         load_reconstructor(tmp_path / "disent.pt")
+
+
+def test_damaged_safetensors_and_foreign_weights_are_one_clear_line(chairs, tmp_path):
+    from safetensors.torch import save_file
+
+    image = str(renders(chairs, 1)[0])
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    (tmp_path / "random.safetensors").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "huge-header.safetensors").write_bytes((2**60).to_bytes(8, "little") + b"{}")
+    save_file({"w": torch.zeros(2)}, tmp_path / "other.safetensors")
+    (tmp_path / "text.pth").write_text("hello world\n" * 10)
+    official = {k: {f"module.{n}": t for n, t in v.items()} for k, v in official_state_dicts(build_pix2vox(variant="F")).items()}
+    official["encoder_state_dict"]["module.vgg.0.weight"] = torch.zeros(3)
+    torch.save(official, tmp_path / "wrong-shapes.pth")
+    (tmp_path / "loop.pt").symlink_to(tmp_path / "loop.pt")
+    cases = {
+        "empty.safetensors": "not a readable reconstructor checkpoint (SafetensorError",
+        "random.safetensors": "not a readable reconstructor checkpoint (SafetensorError",
+        "huge-header.safetensors": "not a readable reconstructor checkpoint (SafetensorError",
+        "other.safetensors": "not a Pix2Vox checkpoint",
+        "text.pth": "not a readable reconstructor checkpoint",
+        "wrong-shapes.pth": "encoder_state_dict does not fit Pix2Vox-F: size mismatch for vgg.0.weight",
+        "loop.pt": "cannot read the reconstructor checkpoint",
+    }
+    for name, message in cases.items():
+        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(tmp_path / name), "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2, (name, result.output)
+        assert message in result.output and str(tmp_path / name) in result.output, (name, result.output)
+        assert len(result.output.strip().splitlines()) == 1, (name, result.output)
+
+
+def test_a_checkpoint_exported_to_safetensors_is_read_without_pickle(trained_run, tmp_path):
+    from mvaug.builtin.payload_file import write_payload_file
+
+    write_payload_file(tmp_path / "model.safetensors", torch.load(trained_run / "best.pt", weights_only=True))
+    exported, original = load_reconstructor(tmp_path / "model.safetensors"), load_reconstructor(trained_run)
+    assert exported.kind == original.kind and exported.config == original.config
+    for key, value in original.model.state_dict().items():
+        torch.testing.assert_close(exported.model.state_dict()[key], value, rtol=1e-3, atol=1e-3, msg=key)

@@ -99,3 +99,41 @@ def test_vgg16_bn_weights_load_from_a_torchvision_state_dict(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="not a torchvision vgg16_bn"):
         load_vgg16_bn_weights(model.encoder, tmp_path / "other.pth")
+
+
+def test_unreadable_files_are_one_checkpoint_error_naming_them(tmp_path):
+    import os
+    import pickle
+
+    import numpy as np
+
+    (tmp_path / "text.pth").write_text("hello world\n" * 10)
+    (tmp_path / "empty.pth").write_bytes(b"")
+    torch.save(fake_official("F", ""), tmp_path / "whole.pth")
+    (tmp_path / "truncated.pth").write_bytes((tmp_path / "whole.pth").read_bytes()[:5000])
+    (tmp_path / "numpy.pth").write_bytes(pickle.dumps({"w": np.zeros(3)}, protocol=2))
+    (tmp_path / "folder.pth").mkdir()
+    os.symlink(tmp_path / "loop-b.pth", tmp_path / "loop-a.pth")
+    os.symlink(tmp_path / "loop-a.pth", tmp_path / "loop-b.pth")
+    cases = {
+        "text.pth": "not a readable Pix2Vox checkpoint file",
+        "empty.pth": "not a readable Pix2Vox checkpoint file",
+        "truncated.pth": "not a readable Pix2Vox checkpoint file",
+        "numpy.pth": "weights-only unpickling refuses it",
+        "folder.pth": "found a folder",
+        "loop-a.pth": "cannot read the Pix2Vox checkpoint file",
+    }
+    for name, message in cases.items():
+        with pytest.raises(CheckpointError) as err:
+            load_official_checkpoint(tmp_path / name)
+        assert message in str(err.value) and str(tmp_path / name) in str(err.value) and "\n" not in str(err.value), str(err.value)
+    with pytest.raises(CheckpointError, match="not a readable VGG16-bn weights file"):
+        load_vgg16_bn_weights(build_pix2vox(variant="F", image_size=32).encoder, tmp_path / "text.pth")
+
+
+def test_a_shape_mismatch_is_one_line():
+    payload = fake_official("F", "")
+    payload["encoder_state_dict"]["vgg.0.weight"] = torch.zeros(3)
+    with pytest.raises(CheckpointError) as err:
+        load_official_state(Pix2Vox(Pix2VoxConfig()), payload)
+    assert "size mismatch for vgg.0.weight" in str(err.value) and "\n" not in str(err.value)

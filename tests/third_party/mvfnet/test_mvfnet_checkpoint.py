@@ -47,3 +47,28 @@ def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(CheckpointError, match="inconsistent") as info:
         load_checkpoint(tmp_path / "mismatch.pt")
     assert info.value.path == str(tmp_path / "mismatch.pt")
+
+
+def test_damaged_files_are_one_checkpoint_error_naming_them(tmp_path):
+    import os
+
+    save_checkpoint(tmp_path / "whole.pt", _model())
+    (tmp_path / "truncated.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:3000])
+    (tmp_path / "text.pt").write_text("hello world\n" * 10)
+    (tmp_path / "folder.pt").mkdir()
+    os.symlink(tmp_path / "loop-b.pt", tmp_path / "loop-a.pt")
+    os.symlink(tmp_path / "loop-a.pt", tmp_path / "loop-b.pt")
+    payload = checkpoint_payload(_model())
+    payload["config"]["width"] = 8
+    torch.save(payload, tmp_path / "mismatch.pt")
+    cases = {
+        "truncated.pt": "not a readable torch checkpoint",
+        "text.pt": "not a readable torch checkpoint",
+        "folder.pt": "found a folder",
+        "loop-a.pt": "cannot read the checkpoint",
+        "mismatch.pt": "size mismatch for",
+    }
+    for name, message in cases.items():
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(tmp_path / name)
+        assert message in str(info.value) and info.value.path == str(tmp_path / name) and "\n" not in str(info.value), str(info.value)

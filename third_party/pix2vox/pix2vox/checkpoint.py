@@ -9,6 +9,8 @@ component with ``strict=True``.
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 
 import torch
 
@@ -21,6 +23,37 @@ VARIANT_KEY = "layer1.0.weight"  # the decoder's first transposed convolution te
 
 class CheckpointError(ValueError):
     """A checkpoint that does not hold the expected Pix2Vox state dicts."""
+
+
+def read_weights_file(path: str | os.PathLike, what: str, map_location="cpu"):
+    """The object in a ``torch.save`` file, unpickled weights-only (tensors and plain data, never code).
+
+    Every way the file can fail (missing, a folder, unreadable, damaged, not a torch file, a pickle
+    that asks to import anything) raises one :class:`CheckpointError` naming it.
+    """
+    name = os.fspath(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise CheckpointError(f"{what} not found: {name}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"expected a {what} file, found a folder: {name}") from None
+    except OSError as err:
+        raise CheckpointError(f"cannot read the {what} file ({err.strerror or type(err).__name__}): {name}") from None
+    with handle, warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return torch.load(handle, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError:
+            raise CheckpointError(f"not a readable {what} file: weights-only unpickling refuses it (damaged, or it asks to run code): {name}") from None
+        except Exception as err:  # noqa: BLE001 - the unpickler fails in many ways (KeyError, IndexError, OSError ...) on foreign bytes
+            raise CheckpointError(f"not a readable {what} file ({type(err).__name__}): {name}") from None
+
+
+def first_problem(err: RuntimeError) -> str:
+    """The first specific line of a ``load_state_dict`` error (a missing key or a shape mismatch)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else lines[0]
 
 
 def state_key(component: str) -> str:
@@ -66,7 +99,7 @@ def load_official_state(model: Pix2Vox, payload: dict, assign: bool = False) -> 
         try:
             module.load_state_dict(strip_module_prefix(state), strict=True, assign=assign)
         except RuntimeError as err:
-            raise CheckpointError(f"{state_key(name)} does not fit Pix2Vox-{model.config.variant}: {err}") from None
+            raise CheckpointError(f"{state_key(name)} does not fit Pix2Vox-{model.config.variant}: {first_problem(err)}") from None
 
 
 def load_official_checkpoint(path: str | os.PathLike, config: Pix2VoxConfig | None = None, map_location="cpu") -> Pix2Vox:
@@ -75,7 +108,7 @@ def load_official_checkpoint(path: str | os.PathLike, config: Pix2VoxConfig | No
     Without ``config`` the variant is read from the weights and the input convention is upstream's
     (224x224, BGR).
     """
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = read_weights_file(path, "Pix2Vox checkpoint", map_location)
     if not is_official_layout(payload):
         raise CheckpointError(f"{os.fspath(path)} holds no encoder_state_dict / decoder_state_dict")
     config = config or Pix2VoxConfig(variant=infer_variant(payload), bgr_input=True)  # type: ignore[arg-type]

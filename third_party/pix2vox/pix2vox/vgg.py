@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 
-import torch
-
-from pix2vox.checkpoint import CheckpointError
+from pix2vox.checkpoint import CheckpointError, first_problem, read_weights_file
 from pix2vox.encoder import Encoder
 
 FEATURES = "features."
@@ -18,12 +16,7 @@ FEATURES = "features."
 
 def load_vgg16_bn_weights(encoder: Encoder, path: str | os.PathLike) -> None:
     """Copy the first 27 feature layers of a torchvision ``vgg16_bn`` state dict file into ``encoder.vgg``."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"VGG16-bn weights not found: {os.fspath(path)}") from None
-    except Exception as err:  # torch.load raises many kinds of errors on foreign files
-        raise CheckpointError(f"not a readable torch weights file ({type(err).__name__}): {os.fspath(path)}") from None
+    state = read_weights_file(path, "VGG16-bn weights")
     if not isinstance(state, dict):
         raise CheckpointError(f"expected a state dict in {os.fspath(path)}")
     wanted = encoder.vgg.state_dict()
@@ -34,4 +27,4 @@ def load_vgg16_bn_weights(encoder: Encoder, path: str | os.PathLike) -> None:
     try:
         encoder.vgg.load_state_dict(picked, strict=True)
     except RuntimeError as err:
-        raise CheckpointError(f"{os.fspath(path)} does not fit VGG16-bn: {err}") from None
+        raise CheckpointError(f"{os.fspath(path)} does not fit VGG16-bn: {first_problem(err)}") from None

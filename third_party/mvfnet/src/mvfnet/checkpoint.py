@@ -12,7 +12,7 @@ import io
 import os
 import pickle
 import tempfile
-import zipfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -43,8 +43,8 @@ def model_from_payload(payload: dict, path: str | os.PathLike | None = None) -> 
     try:
         model = MVFNet(MVFNetConfig(**payload["config"]))
         model.load_state_dict(payload["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise CheckpointError(f"inconsistent {CHECKPOINT_FORMAT} checkpoint ({type(err).__name__}: {err})", path) from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
+        raise CheckpointError(f"inconsistent {CHECKPOINT_FORMAT} checkpoint ({type(err).__name__}: {_first_problem(err)})", path) from None
     return model
 
 
@@ -67,13 +67,32 @@ def save_checkpoint(path: str | os.PathLike, model: MVFNet, **extra) -> None:
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[MVFNet, dict]:
     """The network (on ``map_location``, in eval mode) and the whole payload; :class:`CheckpointError` if unusable."""
     path = Path(path)
+    payload = _read_weights_only(path, map_location)
+    model = model_from_payload(payload, path).to(map_location)
+    return model.eval(), payload
+
+
+def _read_weights_only(path: Path, map_location: str | torch.device):
+    """``torch.load`` weights-only (tensors and plain data, never code); every failure is one :class:`CheckpointError`."""
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        handle = path.open("rb")
     except FileNotFoundError:
         raise CheckpointError("checkpoint not found", path) from None
     except IsADirectoryError:
         raise CheckpointError("expected a checkpoint file, found a folder", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
-        raise CheckpointError(f"not a readable torch checkpoint ({type(err).__name__})", path) from None
-    model = model_from_payload(payload, path).to(map_location)
-    return model.eval(), payload
+    except OSError as err:
+        raise CheckpointError(f"cannot read the checkpoint ({err.strerror or type(err).__name__})", path) from None
+    with handle, warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the error below says it all
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return torch.load(handle, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError:
+            raise CheckpointError("not a readable torch checkpoint: weights-only unpickling refuses it (damaged, or it asks to run code)", path) from None
+        except Exception as err:  # noqa: BLE001 - the unpickler fails in many ways (KeyError, IndexError, OSError ...) on foreign bytes
+            raise CheckpointError(f"not a readable torch checkpoint ({type(err).__name__})", path) from None
+
+
+def _first_problem(err: Exception) -> str:
+    """One line of an error: for ``load_state_dict``'s, the first missing key or shape mismatch."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else "")
