@@ -26,6 +26,22 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def torch_threads_started(threads: int = 2):
+    """Run the body in a process whose torch thread pool already runs (as after any earlier torch work)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x = torch.randn(512, 512)
+        for _ in range(8):
+            x = torch.tanh(x @ x)
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def png_bytes(width: int, height: int, pixels: bytes | None = None) -> bytes:
     """A grey 8-bit PNG of any size built by hand (tiny on disk when ``pixels`` is None: one zlib stream of zeros)."""
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -1,6 +1,5 @@
 """The built-in data set: ShapeNet layout and conventions, determinism, workers, resume."""
 
-import contextlib
 import json
 import shutil
 import signal
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import trimesh
 from click.testing import CliRunner
 
@@ -29,6 +27,7 @@ from mvaug.geometry.camera import read_rendering_metadata
 from mvaug.geometry.silhouette import silhouette_agreement
 from mvaug.io.binvox import read_binvox
 from mvaug.io.images import read_image
+from tests.conftest import torch_threads_started
 
 SMALL = SynthChairsConfig(models=5, views=4, seed=11)
 
@@ -42,20 +41,6 @@ def small_set(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "chairs"
     synthesize_chairs(root, SMALL, workers=1, progress=False)
     return root
-
-
-@contextlib.contextmanager
-def torch_threads_started(threads: int = 2):
-    """Run the body in a process whose torch thread pool already runs (as after any earlier torch work)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        x = torch.randn(512, 512)
-        for _ in range(8):
-            x = torch.tanh(x @ x)
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_same_seed_is_byte_identical_with_any_number_of_workers(small_set, tmp_path):

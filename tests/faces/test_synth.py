@@ -1,6 +1,5 @@
 """synth-faces: determinism, resume, refusal of other settings, annotations consistent with the model."""
 
-import contextlib
 import dataclasses
 import json
 import shutil
@@ -20,24 +19,11 @@ from mvaug.faces.pose import project
 from mvaug.faces.procedural import procedural_head_model
 from mvaug.faces.synth import MANIFEST, SynthFacesConfig, synthesize_faces
 from mvaug.io.images import read_image
+from tests.conftest import torch_threads_started
 
 
 def tree(root) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@contextlib.contextmanager
-def torch_threads_started(threads: int = 2):
-    """Run the body in a process whose torch thread pool already runs (as after any earlier torch work)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        x = torch.randn(512, 512)
-        for _ in range(8):
-            x = torch.tanh(x @ x)
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_same_settings_give_identical_bytes_with_any_workers(face_set, face_config, tmp_path):

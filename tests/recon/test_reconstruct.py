@@ -124,11 +124,7 @@ def test_checkpoints_of_another_kind_are_refused_with_one_clear_line(trained_run
         "empty-run": "not a run folder of mvaug train-recon",
         "missing.pt": "not found",
     }
-    for name, message in cases.items():
-        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(tmp_path / name), "--out", str(tmp_path / "x")])
-        assert result.exit_code == 2, (name, result.output)
-        assert message in result.output and str(tmp_path / name) in result.output, (name, result.output)
-        assert "Traceback" not in result.output
+    assert_recon_errors(image, tmp_path, cases)
     with pytest.raises(DataError, match=CHECKPOINT_FORMAT.split("-")[0]):
         load_reconstructor(tmp_path / "disent.pt")
 
@@ -155,11 +151,7 @@ def test_damaged_safetensors_and_foreign_weights_are_one_clear_line(chairs, tmp_
         "wrong-shapes.pth": "encoder_state_dict does not fit Pix2Vox-F: size mismatch for vgg.0.weight",
         "loop.pt": "cannot read the reconstructor checkpoint",
     }
-    for name, message in cases.items():
-        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(tmp_path / name), "--out", str(tmp_path / "x")])
-        assert result.exit_code == 2, (name, result.output)
-        assert message in result.output and str(tmp_path / name) in result.output, (name, result.output)
-        assert len(result.output.strip().splitlines()) == 1, (name, result.output)
+    assert_recon_errors(image, tmp_path, cases)
 
 
 def test_a_checkpoint_exported_to_safetensors_is_read_without_pickle(trained_run, tmp_path):
@@ -170,3 +162,12 @@ def test_a_checkpoint_exported_to_safetensors_is_read_without_pickle(trained_run
     assert exported.kind == original.kind and exported.config == original.config
     for key, value in original.model.state_dict().items():
         torch.testing.assert_close(exported.model.state_dict()[key], value, rtol=1e-3, atol=1e-3, msg=key)
+
+
+def assert_recon_errors(image: str, folder, cases: dict[str, str]) -> None:
+    """``reconstruct IMAGE --recon folder/NAME`` exits 2 with one line that names the file and holds the message, per case."""
+    for name, message in cases.items():
+        result = CliRunner().invoke(cli(), ["reconstruct", image, "--recon", str(folder / name), "--out", str(folder / "x")])
+        assert result.exit_code == 2, (name, result.output)
+        assert message in result.output and str(folder / name) in result.output, (name, result.output)
+        assert len(result.output.strip().splitlines()) == 1, (name, result.output)
