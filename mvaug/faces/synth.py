@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from mvaug.errors import DataError
-from mvaug.io.atomic import atomic_write_text
+from mvaug.io.atomic import atomic_write_text, remove_stale_temps
 
 MANIFEST = "synth_faces_manifest.json"
 MODEL_FILE = "morphable_model.npz"
@@ -287,6 +287,7 @@ def synthesize_faces(root: str | Path, config: SynthFacesConfig, workers: int = 
     if not (root / MODEL_FILE).is_file():
         _model_context(config.model)["model"].save(root / MODEL_FILE)
     names = [identity_name(i) for i in range(config.identities)]
+    remove_stale_temps(root)  # writes a killed run had begun
     todo = [i for i, name in enumerate(names) if not (root / "annotations" / f"{name}.json").is_file()]
     with tqdm(total=len(todo), desc="synth-faces", unit="identity", disable=not progress) as bar:
         if workers > 1 and len(todo) > 1:

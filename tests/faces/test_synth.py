@@ -67,6 +67,7 @@ def test_interrupted_run_resumes_to_the_same_bytes(face_set, face_config, tmp_pa
     shutil.copytree(face_set, copy)
     (copy / "annotations" / "face-00001.json").unlink()  # identity 1 was being written
     (copy / "images" / "face-00001" / "004.png").write_bytes(b"half")
+    (copy / "images" / "face-00001" / ".005.png.k1ll3d.tmp").write_bytes(b"cut short")  # a write the kill stopped
     (copy / "split.json").unlink()
     manifest = json.loads((copy / MANIFEST).read_text())
     (copy / MANIFEST).write_text(json.dumps({**manifest, "complete": False}))

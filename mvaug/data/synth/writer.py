@@ -17,7 +17,7 @@ import numpy as np
 
 from mvaug.errors import DataError
 from mvaug.geometry.camera import ShapeNetCamera, write_rendering_metadata
-from mvaug.io.atomic import atomic_write_text
+from mvaug.io.atomic import atomic_write_text, remove_stale_temps
 
 CHAIR_TAXONOMY = "03001627"
 MANIFEST = "synth_manifest.json"
@@ -193,6 +193,7 @@ def synthesize_chairs(root: str | Path, config: SynthChairsConfig, workers: int 
     _check_existing(root, config)
     _write_manifest(root, config, records=None)  # marks the folder as ours before any model is written
     names = [model_name(i) for i in range(config.models)]
+    remove_stale_temps(root)  # writes a killed run had begun
     todo = [i for i, name in enumerate(names) if not _is_complete(root, name)]
     records: dict[int, dict] = {}
     with tqdm(total=len(todo), desc="synth-chairs", unit="model", disable=not progress) as bar:
