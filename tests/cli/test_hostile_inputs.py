@@ -410,8 +410,6 @@ def goods(tiny_run, dense_chairs, realdata, tmp_path_factory) -> Goods:
     trimesh.creation.box().export(root / "box.obj")
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump({**TINY_RUN, "model": {**TINY_RUN["model"], "image_size": 32}}))
-    if not (tiny_run / "bank.npz").is_file():
-        CliRunner().invoke(cli, ["bank", "build", str(tiny_run), "--data", str(dense_chairs), "--device", "cpu"])
     return Goods(
         image=rendering_dir(realdata, BENCH) / "00.png",
         binvox=realdata / "ShapeNetVox32" / BENCH / REAL_MODELS[BENCH] / "model.binvox",

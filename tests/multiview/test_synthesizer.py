@@ -5,15 +5,13 @@ import torch
 
 from mvaug.disentangle.data import load_image_set
 from mvaug.errors import DataError
-from mvaug.multiview.pipeline import build_bank
 from mvaug.multiview.synthesizer import MultiViewSynthesizer
 from mvaug.multiview.views import View
 
 
 @pytest.fixture(scope="module")
-def synth(tiny_run, dense_chairs):
-    build_bank(tiny_run, data=dense_chairs, device="cpu", progress=False)  # RUN/bank.npz
-    return MultiViewSynthesizer.from_run(tiny_run)
+def synth(tiny_run):
+    return MultiViewSynthesizer.from_run(tiny_run)  # with the RUN/bank.npz that tiny_run built
 
 
 def test_batched_generation_equals_one_generator_call_per_view(synth, dense_chairs):
