@@ -1,7 +1,7 @@
 """Where the built-in models live and what their cards say.
 
 Layout of the assets folder (``mvaug/assets/`` in the package; ``$MVAUG_ASSETS`` overrides it), per
-model NAME: ``NAME.safetensors`` (the weights, :mod:`mvaug.builtin.payload_file`), ``NAME.json`` (the
+model NAME: ``NAME.safetensors`` (the weights, :mod:`mvaug.io.payload_file`), ``NAME.json`` (the
 card) and, for a disentangler, ``NAME.bank.npz`` (its content bank). The card records what the model
 is, the resolved config, the data and training command, wall time, git commit, metrics, and the
 sha256 and size of each file, which :func:`verify` checks.

@@ -1,6 +1,6 @@
 """Export finished runs into the assets folder as built-in models (weights, card, bank), atomically.
 
-Each export writes ``NAME.safetensors`` (fp16 storage, :mod:`mvaug.builtin.payload_file`), loads it
+Each export writes ``NAME.safetensors`` (fp16 storage, :mod:`mvaug.io.payload_file`), loads it
 back through :mod:`mvaug.builtin.load` (so a file that would not load is never shipped) and then
 writes ``NAME.json``. ``card_extra`` adds or replaces card fields: ``data`` (generator command, seed,
 sizes, ``summary``), ``training`` (``config`` file, ``command``, ``wall_time_s``), ``metrics``.
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from mvaug.builtin.assets import BANK_SUFFIX, WEIGHTS_SUFFIX, assets_dir, file_record, write_card
-from mvaug.builtin.payload_file import FILE_FORMAT, write_payload_file
+from mvaug.io.payload_file import FILE_FORMAT, write_payload_file
 from mvaug.errors import DataError
 
 TRAINING_STATE = ("optimizer", "scheduler", "rng")
@@ -114,7 +114,7 @@ def git_commit(repo: Path | None = None) -> str | None:
 
 def _shipped_fingerprint(weights: Path) -> str:
     """The fingerprint of the generator as it is read back from fp16 storage."""
-    from mvaug.builtin.payload_file import read_payload_file
+    from mvaug.io.payload_file import read_payload_file
     from mvaug.disentangle.trained import _fingerprint
 
     return _fingerprint(read_payload_file(weights)["generator"])

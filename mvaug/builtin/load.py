@@ -19,7 +19,7 @@ from mvaug.errors import DataError
 
 def read_builtin(name: str, kind: str | None, role: str, device: torch.device | str = "cpu", assets: Path | None = None) -> tuple[dict, Path]:
     """The verified payload of model ``name`` and its file; a model of another kind or role is a :class:`DataError`."""
-    from mvaug.builtin.payload_file import read_payload_file
+    from mvaug.io.payload_file import read_payload_file
 
     card = read_card(name, assets)
     if card.get("role") != role or (kind is not None and card.get("kind") != kind):

@@ -51,7 +51,7 @@ def prune_checkpoints(folder: str | os.PathLike, prefix: str, keep: int) -> None
 def read_torch_file(path: str | os.PathLike, what: str = "torch checkpoint", device="cpu"):
     """The object in a ``torch.save`` file, unpickled weights-only: tensors and plain data, never code.
 
-    A ``.safetensors`` file is read without pickle (:func:`mvaug.builtin.payload_file.read_safetensors`).
+    A ``.safetensors`` file is read without pickle (:func:`mvaug.io.payload_file.read_safetensors`).
     A missing, unreadable, damaged or foreign file, or one whose pickle asks to import anything
     (which could run code), raises one :class:`DataError` naming it; ``what`` says what was expected.
     """
@@ -59,7 +59,7 @@ def read_torch_file(path: str | os.PathLike, what: str = "torch checkpoint", dev
 
     path = Path(path)
     if path.suffix == ".safetensors":
-        from mvaug.builtin.payload_file import read_safetensors
+        from mvaug.io.payload_file import read_safetensors
 
         return read_safetensors(path, device, what)
     try:

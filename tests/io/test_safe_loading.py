@@ -281,7 +281,7 @@ BAD_SAFETENSORS = {
 
 @pytest.mark.parametrize("name", list(BAD_SAFETENSORS))
 def test_damaged_safetensors_are_one_data_error(tmp_path, name):
-    from mvaug.builtin.payload_file import read_payload_file
+    from mvaug.io.payload_file import read_payload_file
 
     path = tmp_path / f"{name}.safetensors"
     path.write_bytes(BAD_SAFETENSORS[name])
@@ -294,7 +294,7 @@ def test_damaged_safetensors_are_one_data_error(tmp_path, name):
 def test_safetensors_give_an_mvaug_payload_or_the_plain_tensors(tmp_path):
     from safetensors.torch import save_file
 
-    from mvaug.builtin.payload_file import write_payload_file
+    from mvaug.io.payload_file import write_payload_file
 
     write_payload_file(tmp_path / "ours.safetensors", {"format": "x-v1", "net": {"w": torch.ones(2)}, "step": 3})
     save_file({"w": torch.ones(2)}, tmp_path / "plain.safetensors")

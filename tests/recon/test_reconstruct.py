@@ -155,7 +155,7 @@ def test_damaged_safetensors_and_foreign_weights_are_one_clear_line(chairs, tmp_
 
 
 def test_a_checkpoint_exported_to_safetensors_is_read_without_pickle(trained_run, tmp_path):
-    from mvaug.builtin.payload_file import write_payload_file
+    from mvaug.io.payload_file import write_payload_file
 
     write_payload_file(tmp_path / "model.safetensors", torch.load(trained_run / "best.pt", weights_only=True))
     exported, original = load_reconstructor(tmp_path / "model.safetensors"), load_reconstructor(trained_run)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mvaug.builtin.payload_file import FILE_FORMAT, read_payload_file, write_payload_file
+from mvaug.io.payload_file import FILE_FORMAT, read_payload_file, write_payload_file
 from mvaug.errors import DataError
 
 
