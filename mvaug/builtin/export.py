@@ -34,7 +34,8 @@ def export_disentangler(run_dir: str | os.PathLike, name: str, kind: str, card_e
     """
     from mvaug.builtin.load import load_disentangler
     from mvaug.disentangle.trained import TrainedDisentangler
-    from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
+    from mvaug.disentangle.trainer import load_run_checkpoint
+    from mvaug.engine.run_folder import RunPaths
     from mvaug.multiview.bank import ContentBank
     from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME
 

@@ -16,7 +16,7 @@ def eval_disentangle(run, data, pairs, distance, seed, device) -> None:
     """Content transfer (lower is better) and classification leakage of RUN; writes RUN/eval/metrics.{json,md}."""
     from pathlib import Path
 
-    from mvaug.disentangle.evaluate import evaluate_run
+    from mvaug.evaluate.disentanglement import evaluate_run
 
     evaluate_run(run, data, pairs, seed, device, distance, progress=True)
     click.echo((Path(run) / "eval" / "metrics.md").read_text())

@@ -34,10 +34,11 @@ def pretrain_id(data_dir: Path, out: Path, config_path: str | None, device: str,
     from mvaug.config import load_config
     from mvaug.disentangle.data import load_image_set
     from mvaug.disentangle.instance_disc import InstanceDiscConfig, pretrain_instance_discrimination
+    from mvaug.engine.device import resolve_device
     from mvaug.errors import DataError
 
     config = load_config(InstanceDiscConfig, config_path, {k: v for k, v in options.items() if v is not None})
-    device = _resolve_device(device)
+    device = resolve_device(device)
     if out.is_dir():
         raise DataError("--out must name a file, found a folder", out)
     images = load_image_set(data_dir, config.image_size, limit=limit, progress=not quiet)
@@ -48,16 +49,3 @@ def pretrain_id(data_dir: Path, out: Path, config_path: str | None, device: str,
         f"wrote {out}: {len(images)} images, {config.epochs} epochs on {device}, loss {stats['first_epoch_loss']:.3f} -> "
         f"{stats['loss']:.3f}, instance retrieval top-1 {stats['retrieval_top1']:.1%}, {stats['images_per_second']:.0f} images/s"
     )
-
-
-def _resolve_device(name: str) -> str:
-    """'auto' -> 'cuda' when available, else 'cpu'; 'cuda' without CUDA is a ConfigError."""
-    import torch
-
-    from mvaug.errors import ConfigError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: CUDA is not available on this machine")
-    return name

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mvaug.errors import ConfigError, DataError
-from mvaug.io.run_log import require_finite_losses
+from mvaug.engine.run_log import require_finite_losses
 
 CHECKPOINT_FORMAT = "mvaug-instance-disc-v1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

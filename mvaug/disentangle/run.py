@@ -39,8 +39,9 @@ def run_training(
     Under ``torchrun`` stage 1 runs data-parallel on every process and stage 2 on rank 0.
     """
     from mvaug.disentangle.data import load_image_set
-    from mvaug.disentangle.distributed import init_distributed
-    from mvaug.disentangle.trainer import Trainer, resolve_device
+    from mvaug.engine.distributed import init_distributed
+    from mvaug.disentangle.trainer import Trainer
+    from mvaug.engine.device import resolve_device
 
     run_dir = Path(out)
     config = resolve_config(config_path, list(overrides), run_dir, resume or stage == "encoders")

@@ -34,7 +34,8 @@ class TrainedDisentangler:
     def from_run(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
         """Load ``RUN/model.pt`` (written at the end of ``mvaug train``), or ``builtin:NAME``; errors name the missing file."""
         from mvaug.builtin.assets import builtin_name
-        from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
+        from mvaug.disentangle.trainer import load_run_checkpoint
+        from mvaug.engine.run_folder import RunPaths
 
         if builtin_name(run_dir):
             from mvaug.builtin.load import load_disentangler

@@ -15,28 +15,23 @@ the batches an uninterrupted one would; the noise RNG state is checkpointed too.
 
 from __future__ import annotations
 
-import contextlib
-import random
-import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from mvaug.config import config_to_dict, load_config, save_config
+from mvaug.config import config_to_dict, load_config
 from mvaug.disentangle.config import ExperimentConfig
 from mvaug.disentangle.data import ImageSet
-from mvaug.disentangle.distributed import DistributedContext
 from mvaug.disentangle.model import DisentangleModel
+from mvaug.engine.distributed import DistributedContext
+from mvaug.engine.run_folder import KEEP_CHECKPOINTS, RunPaths
+from mvaug.engine.run_log import append_log_record, require_finite_losses
+from mvaug.engine.seeding import batch_indices, seed_everything
 from mvaug.errors import DataError
-from mvaug.io.run_log import append_log_record, require_finite_losses
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint, save_step_checkpoint
 
 CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
-KEEP_CHECKPOINTS = 3
 RUN_CHECKPOINT_KEYS = {  # what each stage's checkpoint holds besides its format tag
     1: ("step", "config", "num_images", "model", "optimizer", "rng"),
     2: ("step", "encoders", "optimizer"),
@@ -44,88 +39,9 @@ RUN_CHECKPOINT_KEYS = {  # what each stage's checkpoint holds besides its format
 }
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` = CUDA when available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DataError("--device cuda asked, but no CUDA device is available")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def batch_indices(step: int, num_images: int, batch_size: int, seed: int) -> torch.Tensor:
-    """Indices of the images of ``step``: consecutive slices of a per-epoch permutation (drop last)."""
-    per_epoch = max(num_images // batch_size, 1)
-    epoch, position = divmod(step, per_epoch)
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    order = torch.randperm(num_images, generator=generator)
-    return order[position * batch_size : (position + 1) * batch_size]
-
-
 def sample_indices(num_images: int, count: int = 8) -> torch.Tensor:
     """Images spread evenly over the data set, so the grids show different objects and poses."""
     return torch.linspace(0, num_images - 1, min(count, num_images)).round().long().unique()
-
-
-@dataclass
-class RunPaths:
-    root: Path
-    created: Path | None = None  # the outermost folder start() made (the root or a parent of it), if any
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def samples(self) -> Path:
-        return self.root / "samples"
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model.pt"
-
-    def latest_checkpoint(self, prefix: str = "step-") -> Path | None:
-        found = sorted(self.checkpoints.glob(f"{prefix}*.pt"))
-        return found[-1] if found else None
-
-    def start(self, config, resume: bool, restore_latest: Callable[[], bool], is_main: bool = True, occupied: bool = False) -> None:
-        """Open the run folder for a trainer: with ``resume``, ``restore_latest()`` loads its latest checkpoint;
-        otherwise a folder that already holds a run (a checkpoint, or ``occupied``) is refused. Either way the
-        resolved ``config`` is written beside the checkpoints (on resume it may carry new ``--set`` values,
-        e.g. a longer schedule, which a later resume must read back)."""
-        if not (resume and restore_latest()):
-            if occupied or self.latest_checkpoint() is not None:
-                raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.root)
-        if is_main:
-            missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
-            self.created = missing[-1] if missing else None
-            self.root.mkdir(parents=True, exist_ok=True)
-            save_config(config, self.config)
-
-    @contextlib.contextmanager
-    def removed_on_early_failure(self) -> Iterator[None]:
-        """Training in this block: if it fails before the first checkpoint of a folder that :meth:`start`
-        created, the folder goes again (it holds no run, only the config and the first log lines)."""
-        try:
-            yield
-        except BaseException:
-            if self.created is not None and not self.model.exists() and not any(self.checkpoints.glob("*.pt")):
-                shutil.rmtree(self.created, ignore_errors=True)
-            raise
 
 
 def load_run_checkpoint(path: Path, device: torch.device | str = "cpu", stage: int | str | None = None) -> dict:

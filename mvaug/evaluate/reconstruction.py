@@ -73,7 +73,7 @@ class EvalContext:
 
     @classmethod
     def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str) -> EvalContext:
-        from mvaug.disentangle.trainer import resolve_device
+        from mvaug.engine.device import resolve_device
         from mvaug.multiview.synthesizer import MultiViewSynthesizer
         from mvaug.recon.reconstruct import Reconstructor
 

@@ -59,7 +59,7 @@ def evaluate_generation(
     from tqdm import tqdm
 
     from mvaug.disentangle.data import load_image_set
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.evaluate.disentangle_metrics import silhouette_iou
     from mvaug.evaluate.image_distance import distance_by_name
     from mvaug.io.outputs import check_output_folder

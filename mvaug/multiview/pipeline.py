@@ -34,7 +34,7 @@ def build_bank(
 
     ``out`` may replace an earlier bank, never an input or another kind of file."""
     from mvaug.disentangle.trained import TrainedDisentangler
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
 
     out = Path(out) if out is not None else Path(run) / DEFAULT_BANK_NAME
     pairs = dict(_parse_exemplar(e) for e in exemplars)
@@ -60,7 +60,7 @@ def build_bank(
 def _run_files(run: str | os.PathLike) -> list[Path]:
     """The file a disentangler run is loaded from (none for a built-in model)."""
     from mvaug.builtin.assets import builtin_name
-    from mvaug.disentangle.trainer import RunPaths
+    from mvaug.engine.run_folder import RunPaths
 
     return [] if builtin_name(run) else [RunPaths(Path(run)).model]
 
@@ -86,7 +86,7 @@ def _parse_exemplar(text: str) -> tuple[str, Path]:
 
 def bank_sheet(run: str | os.PathLike, bank: str | os.PathLike | None, out: str | os.PathLike, styles: int = 6, device: str = "auto") -> Path:
     """Picture of the bank's views applied to ``styles`` training styles: one row per style, one column per view."""
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.io.images import write_png
     from mvaug.io.outputs import check_outputs
     from mvaug.viz.analogy import to_uint8
@@ -151,7 +151,7 @@ def generate_views(
     from tqdm import tqdm
 
     from mvaug.data.user_image import prepare_user_image
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.io.images import write_png
     from mvaug.io.outputs import check_output_folder, check_outputs, output_set
     from mvaug.viz.analogy import to_uint8

@@ -108,7 +108,7 @@ def generate_around(image_path: str | os.PathLike, run: str | os.PathLike | None
     """
     from mvaug.builtin.assets import default_ref
     from mvaug.data.user_image import load_user_image
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
 
     run = default_ref("chair", "disentangler") if run is None else run
 

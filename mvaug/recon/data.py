@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from mvaug.data.shapenet import ShapeNetDataset, list_views
 from mvaug.data.transforms import center_crop, resize_square
-from mvaug.disentangle.trainer import batch_indices
+from mvaug.engine.seeding import batch_indices
 from mvaug.errors import DataError
 from mvaug.io.binvox import read_binvox
 from mvaug.io.images import read_image

@@ -129,7 +129,7 @@ class FaceReconstructor:
     def from_checkpoint(cls, path_or_run: str | os.PathLike, device: str | torch.device = "auto") -> FaceReconstructor:
         """Load ``best.pt`` of a run folder (or any of its checkpoints), or ``builtin:NAME``; the wrong kind of file is a clear :class:`DataError`."""
         from mvaug.builtin.assets import builtin_name
-        from mvaug.disentangle.trainer import resolve_device
+        from mvaug.engine.device import resolve_device
 
         device = resolve_device(device) if isinstance(device, str) else device
         if builtin_name(path_or_run):
@@ -281,7 +281,7 @@ def run_face_reconstruct(
     The three files are written as one set; an output that is an input is refused, an existing one too unless ``overwrite``.
     """
     from mvaug.builtin.assets import default_ref
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.faces.detect import load_face_image
     from mvaug.faces.synth import write_obj
     from mvaug.recon.face_data import resize_views

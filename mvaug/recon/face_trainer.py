@@ -32,10 +32,11 @@ from mvfnet import MVFNet, MVFNetConfig, checkpoint_payload, model_from_payload,
 from mvfnet.checkpoint import CheckpointError
 
 from mvaug.config import config_to_dict, load_config
-from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, batch_indices, seed_everything
+from mvaug.engine.run_folder import KEEP_CHECKPOINTS, RunPaths
+from mvaug.engine.seeding import batch_indices, seed_everything
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
-from mvaug.io.run_log import append_log_record, require_finite_losses
+from mvaug.engine.run_log import append_log_record, require_finite_losses
 from mvaug.recon.face_config import FACE_KIND, FaceReconConfig
 from mvaug.recon.face_data import FaceTriplets, augment_views
 
@@ -254,7 +255,7 @@ def run_face_recon_training(
     progress: bool = True,
 ) -> FaceReconTrainResult:
     """Train (or with ``resume`` continue) MVF-Net on a ``synth-faces`` folder (``data``, else the config's ``data.root``)."""
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.faces.dataset import load_face_model
 
     run_dir = Path(out)

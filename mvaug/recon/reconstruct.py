@@ -34,7 +34,7 @@ class Reconstructor:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu", kind: str = "chair") -> Reconstructor:
         """A run folder or checkpoint of ``mvaug train-recon``, or an official Pix2Vox .pth (read with ``map_location``)."""
-        from mvaug.disentangle.trainer import resolve_device
+        from mvaug.engine.device import resolve_device
 
         device = resolve_device(device) if isinstance(device, str) else device
         loaded = load_reconstructor(path, device, kind)

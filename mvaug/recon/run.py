@@ -36,8 +36,8 @@ def run_recon_training(
     progress: bool = True,
 ) -> ReconTrainResult:
     """Train (or continue training) Pix2Vox on the ShapeNet-layout data in ``data``; under ``torchrun``, data-parallel."""
-    from mvaug.disentangle.distributed import init_distributed
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.distributed import init_distributed
+    from mvaug.engine.device import resolve_device
     from mvaug.recon.data import ShapeNetViews
     from mvaug.recon.trainer import ReconTrainer
 

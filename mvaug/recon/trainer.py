@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from pix2vox import CheckpointError, build_pix2vox, load_official_state, load_vgg16_bn_weights, official_state_dicts
 
 from mvaug.config import config_to_dict, load_config
-from mvaug.disentangle.distributed import DistributedContext
-from mvaug.disentangle.trainer import KEEP_CHECKPOINTS, RunPaths, seed_everything
+from mvaug.engine.distributed import DistributedContext
+from mvaug.engine.run_folder import KEEP_CHECKPOINTS, RunPaths
+from mvaug.engine.seeding import seed_everything
 from mvaug.errors import DataError
 from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
 from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
-from mvaug.io.run_log import append_log_record, require_finite_losses
+from mvaug.engine.run_log import append_log_record, require_finite_losses
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews, TrainBatches

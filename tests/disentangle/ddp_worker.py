@@ -5,8 +5,9 @@ from pathlib import Path
 
 import torch
 
-from mvaug.disentangle.distributed import init_distributed
-from mvaug.disentangle.trainer import Trainer, batch_indices
+from mvaug.engine.distributed import init_distributed
+from mvaug.disentangle.trainer import Trainer
+from mvaug.engine.seeding import batch_indices
 from tests.disentangle.conftest import square_images, tiny_config
 
 

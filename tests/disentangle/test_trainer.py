@@ -10,7 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from mvaug.cli.main import cli
-from mvaug.disentangle.trainer import Trainer, batch_indices, load_run_checkpoint
+from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
+from mvaug.engine.seeding import batch_indices
 from mvaug.errors import DataError
 from mvaug.io.images import write_png
 from tests.disentangle.conftest import square_images, tiny_config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from mvaug.disentangle.distributed import init_distributed
+from mvaug.engine.distributed import init_distributed
 from mvaug.recon.data import ShapeNetViews
 from mvaug.recon.trainer import ReconTrainer
 from tests.recon.conftest import tiny_config

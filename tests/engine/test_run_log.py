@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from mvaug.io.run_log import TrainingDiverged, append_log_record, require_finite_losses
+from mvaug.engine.run_log import TrainingDiverged, append_log_record, require_finite_losses
 
 
 def test_finite_losses_pass_and_each_non_finite_kind_is_named(tmp_path):

@@ -21,7 +21,8 @@ def run_codes(run_dir: Path, images, device: torch.device):
     from mvaug.config import load_config
     from mvaug.disentangle.config import ExperimentConfig
     from mvaug.disentangle.model import DisentangleModel
-    from mvaug.disentangle.trainer import RunPaths, load_run_checkpoint
+    from mvaug.disentangle.trainer import load_run_checkpoint
+    from mvaug.engine.run_folder import RunPaths
 
     paths = RunPaths(run_dir)
     checkpoint = paths.latest_checkpoint()
@@ -41,7 +42,7 @@ def run_codes(run_dir: Path, images, device: torch.device):
 def evaluate_run(run_dir: str | Path, data: str | Path, pairs: int = 1000, seed: int = 0, device: str = "auto", distance: str = "auto", progress: bool = False) -> dict:
     """Metrics of a run as a dict (also written to RUN/eval/)."""
     from mvaug.disentangle.data import load_image_set
-    from mvaug.disentangle.trainer import resolve_device
+    from mvaug.engine.device import resolve_device
     from mvaug.evaluate.disentangle_metrics import format_metrics_table, metrics_report
     from mvaug.evaluate.image_distance import distance_by_name
     from mvaug.io.atomic import atomic_write_text
