@@ -118,7 +118,7 @@ def train_chair_models(out: Path, dense: Path, plan: DemoPlan, seed: int = 0, wo
 
 
 def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: int, progress: bool) -> DemoResult:
-    from mvaug.builtin.assets import DEFAULT_NAMES, default_ref, verify
+    from mvaug.io.assets import DEFAULT_NAMES, default_ref, verify
     from mvaug.data.synth.writer import SynthChairsConfig
     from mvaug.errors import DataError
 

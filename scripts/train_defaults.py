@@ -31,7 +31,7 @@ def main() -> None:
 
     import torch
 
-    from mvaug.builtin.assets import format_table
+    from mvaug.io.assets import format_table
     from mvaug.builtin.defaults import train_defaults
 
     torch.manual_seed(args.seed)

@@ -7,13 +7,13 @@ checkpoint is accepted, ``builtin:NAME`` names one (``mvaug models`` lists them)
 from mvaug.lazy import lazy_exports
 
 _EXPORTS = {
-    "assets_dir": "mvaug.builtin.assets",
-    "builtin_name": "mvaug.builtin.assets",
-    "default_ref": "mvaug.builtin.assets",
-    "describe_ref": "mvaug.builtin.assets",
-    "list_builtin": "mvaug.builtin.assets",
-    "read_card": "mvaug.builtin.assets",
-    "verify": "mvaug.builtin.assets",
+    "assets_dir": "mvaug.io.assets",
+    "builtin_name": "mvaug.io.assets",
+    "default_ref": "mvaug.io.assets",
+    "describe_ref": "mvaug.io.assets",
+    "list_builtin": "mvaug.io.assets",
+    "read_card": "mvaug.io.assets",
+    "verify": "mvaug.io.assets",
     "export_disentangler": "mvaug.builtin.export",
     "export_mvfnet": "mvaug.builtin.export",
     "export_pix2vox": "mvaug.builtin.export",

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mvaug.builtin.assets import DEFAULT_NAMES, assets_dir, card_path, read_card, write_card
+from mvaug.io.assets import DEFAULT_NAMES, assets_dir, card_path, read_card, write_card
 from mvaug.demo import CONFIGS, FAST, FULL, DemoPlan
 
 HELDOUT_SEED = 2000
@@ -313,7 +313,7 @@ def _csv(values) -> str:
 @contextlib.contextmanager
 def _assets_env(assets: Path):
     """Point ``builtin:NAME`` references at ``assets`` while evaluating (worker processes inherit it)."""
-    from mvaug.builtin.assets import ASSETS_ENV
+    from mvaug.io.assets import ASSETS_ENV
 
     saved = os.environ.get(ASSETS_ENV)
     os.environ[ASSETS_ENV] = str(Path(assets).resolve())

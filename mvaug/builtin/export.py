@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from mvaug.builtin.assets import BANK_SUFFIX, WEIGHTS_SUFFIX, assets_dir, file_record, write_card
+from mvaug.io.assets import BANK_SUFFIX, WEIGHTS_SUFFIX, assets_dir, file_record, write_card
 from mvaug.io.payload_file import FILE_FORMAT, write_payload_file
 from mvaug.errors import DataError
 

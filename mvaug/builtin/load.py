@@ -13,20 +13,7 @@ from pathlib import Path
 
 import torch
 
-from mvaug.builtin.assets import card_path, model_file, read_card
-from mvaug.errors import DataError
-
-
-def read_builtin(name: str, kind: str | None, role: str, device: torch.device | str = "cpu", assets: Path | None = None) -> tuple[dict, Path]:
-    """The verified payload of model ``name`` and its file; a model of another kind or role is a :class:`DataError`."""
-    from mvaug.io.payload_file import read_payload_file
-
-    card = read_card(name, assets)
-    if card.get("role") != role or (kind is not None and card.get("kind") != kind):
-        wanted = f"{kind} {role}" if kind else role
-        raise DataError(f"the built-in model '{name}' is a {card.get('kind')} {card.get('role')}, not a {wanted}", card_path(name, assets))
-    path = model_file(name, "weights", assets)
-    return read_payload_file(path, device), path
+from mvaug.io.assets import model_file, read_builtin
 
 
 def load_disentangler(name: str, device: torch.device | str = "cpu", assets: Path | None = None):

@@ -14,7 +14,7 @@ def models(ctx: click.Context, as_json: bool) -> None:
         return
     import json
 
-    from mvaug.builtin.assets import TRAIN_HINT, assets_dir, format_table, list_builtin
+    from mvaug.io.assets import TRAIN_HINT, assets_dir, format_table, list_builtin
 
     cards = list_builtin()
     if as_json:
@@ -29,8 +29,8 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.argument("names", nargs=-1)
 def verify(names) -> None:
     """Check the files of the built-in models NAMES (default: all) against the sha256 and sizes in their cards."""
-    from mvaug.builtin.assets import TRAIN_HINT, assets_dir, list_builtin
-    from mvaug.builtin.assets import verify as verify_model
+    from mvaug.io.assets import TRAIN_HINT, assets_dir, list_builtin
+    from mvaug.io.assets import verify as verify_model
     from mvaug.errors import DataError
 
     names = names or [card["name"] for card in list_builtin()]

@@ -33,14 +33,13 @@ class TrainedDisentangler:
     @classmethod
     def from_run(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
         """Load ``RUN/model.pt`` (written at the end of ``mvaug train``), or ``builtin:NAME``; errors name the missing file."""
-        from mvaug.builtin.assets import builtin_name
+        from mvaug.io.assets import builtin_name, read_builtin
         from mvaug.disentangle.trainer import load_run_checkpoint
         from mvaug.engine.run_folder import RunPaths
 
         if builtin_name(run_dir):
-            from mvaug.builtin.load import load_disentangler
-
-            return load_disentangler(builtin_name(run_dir), device)
+            payload, path = read_builtin(builtin_name(run_dir), None, "disentangler", device)
+            return cls.from_payload(payload, path, device)
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise DataError("disentangler run folder not found", run_dir)

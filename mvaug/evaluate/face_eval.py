@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mvaug.builtin.assets import describe_ref
+from mvaug.io.assets import describe_ref
 from mvaug.errors import DataError
 
 CONDITIONS = ("single", "generated", "gt")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mvaug.builtin.assets import describe_ref
+from mvaug.io.assets import describe_ref
 from mvaug.errors import ConfigError, DataError
 from mvaug.multiview.views import spread_views
 

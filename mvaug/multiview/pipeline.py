@@ -59,7 +59,7 @@ def build_bank(
 
 def _run_files(run: str | os.PathLike) -> list[Path]:
     """The file a disentangler run is loaded from (none for a built-in model)."""
-    from mvaug.builtin.assets import builtin_name
+    from mvaug.io.assets import builtin_name
     from mvaug.engine.run_folder import RunPaths
 
     return [] if builtin_name(run) else [RunPaths(Path(run)).model]

@@ -27,13 +27,13 @@ class MultiViewSynthesizer:
     @classmethod
     def from_run(cls, run: str | os.PathLike, bank: str | os.PathLike | ContentBank | None = None, device: str | torch.device = "cpu") -> MultiViewSynthesizer:
         """Load RUN/model.pt and ``bank`` (a path, a loaded bank, or None for RUN/bank.npz); ``run`` may be ``builtin:NAME``."""
-        from mvaug.builtin.assets import builtin_name
+        from mvaug.io.assets import builtin_name
         from mvaug.disentangle.trained import TrainedDisentangler
 
         model = TrainedDisentangler.from_run(run, device)
         bank_path = None
         if bank is None and builtin_name(run):
-            from mvaug.builtin.assets import model_file
+            from mvaug.io.assets import model_file
 
             bank = model_file(builtin_name(run), "bank")
         if not isinstance(bank, ContentBank):
@@ -106,7 +106,7 @@ def generate_around(image_path: str | os.PathLike, run: str | os.PathLike | None
 
     ``run`` None: the built-in chair disentangler and its bank.
     """
-    from mvaug.builtin.assets import default_ref
+    from mvaug.io.assets import default_ref
     from mvaug.data.user_image import load_user_image
     from mvaug.engine.device import resolve_device
 

@@ -64,12 +64,11 @@ def load_reconstructor(path: str | os.PathLike, device="cpu", kind: str = "chair
     ``builtin:NAME`` is a built-in model (:mod:`mvaug.builtin`). A checkpoint of another format, or of
     a reconstructor for another ``kind``, raises :class:`DataError`.
     """
-    from mvaug.builtin.assets import builtin_name
+    from mvaug.io.assets import builtin_name, read_builtin
 
     if builtin_name(path):
-        from mvaug.builtin.load import load_reconstructor as load_builtin
-
-        return load_builtin(builtin_name(path), device, kind)
+        payload, file = read_builtin(builtin_name(path), kind, "reconstructor", device)
+        return reconstructor_from_payload(payload, file, device, kind)
     file = find_checkpoint(path)
     return reconstructor_from_payload(read_payload(file, device), file, device, kind)
 

@@ -128,14 +128,13 @@ class FaceReconstructor:
     @classmethod
     def from_checkpoint(cls, path_or_run: str | os.PathLike, device: str | torch.device = "auto") -> FaceReconstructor:
         """Load ``best.pt`` of a run folder (or any of its checkpoints), or ``builtin:NAME``; the wrong kind of file is a clear :class:`DataError`."""
-        from mvaug.builtin.assets import builtin_name
+        from mvaug.io.assets import builtin_name, read_builtin
         from mvaug.engine.device import resolve_device
 
         device = resolve_device(device) if isinstance(device, str) else device
         if builtin_name(path_or_run):
-            from mvaug.builtin.load import load_face_reconstructor
-
-            return load_face_reconstructor(builtin_name(path_or_run), device)
+            payload, file = read_builtin(builtin_name(path_or_run), FACE_KIND, "reconstructor", device)
+            return cls.from_payload(payload, file, device)
         file = find_face_checkpoint(path_or_run)
         return cls.from_payload(read_face_payload(file, device), file, device)
 
@@ -280,7 +279,7 @@ def run_face_reconstruct(
     ``face_crop``: how photos are cut to the face (:func:`mvaug.faces.detect.load_face_image`).
     The three files are written as one set; an output that is an input is refused, an existing one too unless ``overwrite``.
     """
-    from mvaug.builtin.assets import default_ref
+    from mvaug.io.assets import default_ref
     from mvaug.engine.device import resolve_device
     from mvaug.faces.detect import load_face_image
     from mvaug.faces.synth import write_obj

@@ -163,7 +163,7 @@ def run_reconstruct(
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold}")
     paths = check_reconstruct_outputs(images, out, overwrite)
     if recon is None:
-        from mvaug.builtin.assets import default_ref
+        from mvaug.io.assets import default_ref
 
         recon = default_ref(kind, "reconstructor")
     reconstructor = Reconstructor.from_checkpoint(recon, device, kind)

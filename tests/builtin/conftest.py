@@ -32,7 +32,7 @@ def assets(tiny_defaults, tmp_path, monkeypatch) -> Path:
     """A private copy of the tiny assets (tests may damage it), which ``builtin:NAME`` and the defaults resolve to."""
     import shutil
 
-    from mvaug.builtin.assets import ASSETS_ENV
+    from mvaug.io.assets import ASSETS_ENV
 
     copy = tmp_path / "assets"
     shutil.copytree(tiny_defaults[1], copy)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 from click.testing import CliRunner
 
-from mvaug.builtin.assets import ASSETS_ENV
+from mvaug.io.assets import ASSETS_ENV
 from mvaug.cli.main import cli
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from mvaug.builtin.assets import list_builtin, read_card, verify
+from mvaug.io.assets import list_builtin, read_card, verify
 from mvaug.errors import DataError
 
 
@@ -116,7 +116,7 @@ def test_damaged_card_is_a_clear_error(assets):
 
 
 def test_reports_record_a_builtin_model_by_name_and_weights_checksum(tiny_defaults, assets, tmp_path):
-    from mvaug.builtin.assets import describe_ref
+    from mvaug.io.assets import describe_ref
 
     weights = read_card("chair-pix2vox")["files"]["weights"]["sha256"]
     assert describe_ref("builtin:chair-pix2vox") == f"builtin:chair-pix2vox sha256:{weights[:12]}"

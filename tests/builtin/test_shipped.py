@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mvaug.builtin.assets import DEFAULT_NAMES, list_builtin, verify
+from mvaug.io.assets import DEFAULT_NAMES, list_builtin, verify
 
 PACKAGE_ASSETS = Path(__file__).resolve().parents[2] / "mvaug" / "assets"
 

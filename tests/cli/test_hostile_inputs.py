@@ -436,7 +436,7 @@ def test_a_bad_file_gives_one_line_naming_it(entry: Entry, kind: str, goods: Goo
     entry.prepare(work, goods)
     slot = entry.slot(work, goods) if entry.slot else work / f"input{entry.family.suffix}"
     if entry.name.startswith("models verify"):
-        from mvaug.builtin.assets import ASSETS_ENV, assets_dir
+        from mvaug.io.assets import ASSETS_ENV, assets_dir
 
         shutil.copytree(assets_dir(), work / "assets", ignore=lambda d, names: [n for n in names if not n.startswith("chair-pix2vox")])
         monkeypatch.setenv(ASSETS_ENV, str(work / "assets"))

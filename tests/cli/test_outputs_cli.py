@@ -152,7 +152,7 @@ def test_generate_refuses_a_folder_of_other_files_and_never_replaces_an_input(ch
 
 
 def test_bank_build_and_show_never_replace_an_input_or_a_file_that_is_not_a_bank(chair_png, tmp_path):
-    from mvaug.builtin.assets import model_file
+    from mvaug.io.assets import model_file
 
     bank = tmp_path / "bank.npz"
     shutil.copy(model_file("chair-disentangler", "bank"), bank)

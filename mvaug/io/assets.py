@@ -143,3 +143,15 @@ def format_table(cards: list[dict]) -> str:
                      card.get("training", {}).get("config", "-"), commit, metrics or "-"))
     widths = [max(len(str(row[k])) for row in rows) for k in range(len(header) - 1)]
     return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + str(row[-1]) for row in rows)
+
+
+def read_builtin(name: str, kind: str | None, role: str, device="cpu", assets: Path | None = None) -> tuple[dict, Path]:
+    """The verified payload of model ``name`` and its file; a model of another kind or role is a :class:`DataError`."""
+    from mvaug.io.payload_file import read_payload_file
+
+    card = read_card(name, assets)
+    if card.get("role") != role or (kind is not None and card.get("kind") != kind):
+        wanted = f"{kind} {role}" if kind else role
+        raise DataError(f"the built-in model '{name}' is a {card.get('kind')} {card.get('role')}, not a {wanted}", card_path(name, assets))
+    path = model_file(name, "weights", assets)
+    return read_payload_file(path, device), path
