@@ -81,7 +81,7 @@ def eval_generate(run, data, split, bank_path, input_view, distance, out, device
     """Generated views of held-out objects vs their real renders, with two baselines."""
     from pathlib import Path
 
-    from mvaug.multiview.evaluate import evaluate_generation, format_generation_table
+    from mvaug.evaluate.generation import evaluate_generation, format_generation_table
 
     out = out or str(Path(run) / "eval-generate")
     summary = evaluate_generation(run, data, out, bank_path, split, input_view, distance, device=device)

@@ -29,7 +29,7 @@ from mvaug.engine.distributed import DistributedContext
 from mvaug.engine.run_folder import KEEP_CHECKPOINTS, RunPaths
 from mvaug.engine.seeding import seed_everything
 from mvaug.errors import DataError
-from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
+from mvaug.geometry.voxel_iou import DEFAULT_THRESHOLDS
 from mvaug.io.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from mvaug.engine.run_log import append_log_record, require_finite_losses
 from mvaug.recon.checkpoint import BEST, CHECKPOINT_FORMAT

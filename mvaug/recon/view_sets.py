@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from pix2vox import Pix2Vox
 
-from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS, voxel_iou
+from mvaug.geometry.voxel_iou import DEFAULT_THRESHOLDS, voxel_iou
 from mvaug.recon.data import ShapeNetViews
 
 

@@ -145,7 +145,7 @@ def test_device_path_matches_numpy_path():
     """The float-reduction path used for CUDA tensors, run on CPU tensors, equals the numpy path."""
     import torch
 
-    from mvaug.evaluate.voxel_iou import _iou_numpy, _iou_torch
+    from mvaug.geometry.voxel_iou import _iou_numpy, _iou_torch
 
     rng = np.random.default_rng(5)
     pred = rng.random((7, 8, 8, 8)).astype(np.float32)

@@ -8,7 +8,7 @@ from mvaug.data.shapenet import ShapeNetDataset, list_views
 from mvaug.data.transforms import load_image
 from mvaug.evaluate.disentangle_metrics import silhouette_iou
 from mvaug.evaluate.image_distance import ssim_distance
-from mvaug.multiview.evaluate import evaluate_generation
+from mvaug.evaluate.generation import evaluate_generation
 from mvaug.multiview.pipeline import build_bank
 
 
