@@ -31,6 +31,7 @@ models: setup
 
 # in file order; per-test time limit from pyproject.toml (pytest-timeout)
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 -p no:randomly
 
 # the same suite in random order; pytest-randomly prints the seed (rerun one order with --randomly-seed=N)
