@@ -93,7 +93,7 @@ def bench_voxelize(meshes) -> dict:
 def bench_iou(n: int = 2048) -> dict:
     import torch
 
-    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.geometry.voxel_iou import voxel_iou
 
     rng = np.random.default_rng(0)
     pred = rng.random((n, 32, 32, 32), dtype=np.float32)

@@ -31,7 +31,7 @@ def main() -> None:
     import torch
 
     from mvaug.evaluate.reconstruction import bootstrap_interval
-    from mvaug.evaluate.voxel_iou import DEFAULT_THRESHOLDS
+    from mvaug.geometry.voxel_iou import DEFAULT_THRESHOLDS
     from mvaug.recon.checkpoint import load_reconstructor
     from mvaug.recon.data import ShapeNetViews
     from mvaug.recon.view_sets import iou_by_view_count

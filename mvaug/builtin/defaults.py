@@ -108,7 +108,7 @@ def chair_check(assets: Path | None, work: Path, count: int, seed: int = CHECK_S
     from mvaug.builtin.load import load_reconstructor
     from mvaug.data.shapenet import ShapeNetDataset, list_views
     from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
-    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.geometry.voxel_iou import voxel_iou
     from mvaug.io.voxel_files import read_occupancy
     from mvaug.recon.reconstruct import Reconstructor
 

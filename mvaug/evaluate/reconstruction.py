@@ -99,7 +99,7 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
     """IoUs of every condition for one ShapeNet model; and arrays for the montage."""
     from mvaug.data.shapenet import list_views, read_cameras
     from mvaug.data.transforms import load_image
-    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.geometry.voxel_iou import voxel_iou
     from mvaug.io.binvox import read_binvox
     from mvaug.multiview.views import nearest_camera
 

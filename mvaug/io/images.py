@@ -43,11 +43,9 @@ def read_image(path: str | os.PathLike, mode: str = "RGBA", min_side: int = 1) -
         raise DataError("not a readable image (corrupt file or unknown format)", path) from None
     except Image.DecompressionBombError as err:
         raise DataError(f"refused before decoding: {_reason(err)}", path) from None
-    except OSError as err:
-        if err.errno is not None:  # the system refused the path (missing, a folder, a link loop)
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as err:
+        if isinstance(err, OSError) and err.errno is not None:  # the system refused the path (missing, a folder, a link loop)
             raise data_error_from_os(err, path, "image") from None
-        raise DataError(f"corrupt or truncated image ({type(err).__name__}: {_reason(err)})", path) from None
-    except (SyntaxError, ValueError, EOFError, MemoryError) as err:
         raise DataError(f"corrupt or truncated image ({type(err).__name__}: {_reason(err)})", path) from None
 
 

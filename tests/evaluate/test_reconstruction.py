@@ -82,7 +82,7 @@ def test_report_files_and_counts(report):
 def test_single_and_gt_conditions_match_a_naive_reconstruction(report, tiny_recon, dense_chairs):
     """Recompute single and gt-1 for one object with the public API and compare IoUs."""
     from mvaug.data.shapenet import ShapeNetDataset, list_views, read_cameras
-    from mvaug.evaluate.voxel_iou import voxel_iou
+    from mvaug.geometry.voxel_iou import voxel_iou
     from mvaug.io.binvox import read_binvox
     from mvaug.recon.augment import composite
     from mvaug.recon.data import load_rgba

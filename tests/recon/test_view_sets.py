@@ -3,7 +3,7 @@ import pytest
 import torch
 from pix2vox import Pix2Vox
 
-from mvaug.evaluate.voxel_iou import voxel_iou
+from mvaug.geometry.voxel_iou import voxel_iou
 from mvaug.recon.checkpoint import load_reconstructor
 from mvaug.recon.data import ShapeNetViews
 from mvaug.recon.view_sets import iou_by_view_count
