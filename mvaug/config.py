@@ -36,6 +36,20 @@ def load_config(cls: type[T], source: str | os.PathLike | dict | None = None, ov
     return _build(cls, data, where, prefix="")
 
 
+def require_at_least(config: Any, minimum: int, *names: str) -> None:
+    """For ``__post_init__``: ValueError naming the first of the fields ``names`` of ``config`` below ``minimum``."""
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {getattr(config, name)}")
+
+
+def require_fraction(config: Any, *names: str) -> None:
+    """For ``__post_init__``: ValueError naming the first of the fields ``names`` of ``config`` outside [0, 1]."""
+    for name in names:
+        if not 0.0 <= getattr(config, name) <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {getattr(config, name)}")
+
+
 def config_to_dict(config: Any) -> dict:
     """Plain data (dicts, lists, str, numbers) for YAML/JSON."""
     return _plain(dataclasses.asdict(config))

@@ -139,13 +139,18 @@ def main() -> None:
         "synthesis": bench_synthesis(args.models, args.views, args.size),
         "voxelize": bench_voxelize(meshes),
         "iou": bench_iou(),
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    report(results, args.json)
+
+
+def report(results: dict, path: str | None) -> None:
+    """Print ``results`` and this process's peak resident memory as JSON; also write them to ``path`` when given."""
+    results = {**results, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps(results, indent=2))
-    if args.json:
+    if path:
         from mvaug.io.atomic import atomic_write_text
 
-        atomic_write_text(args.json, json.dumps(results, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

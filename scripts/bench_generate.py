@@ -11,11 +11,10 @@ Usage: python scripts/bench_generate.py RUN [--bank BANK] [--images 16] [--threa
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import time
 
 import torch
+from bench import report  # scripts/bench.py, beside this script
 
 
 def main() -> None:
@@ -67,13 +66,8 @@ def main() -> None:
         "batched_views_per_s": count / fast,
         "per_view_loop_views_per_s": count / slow,
         "ratio": slow / fast,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from mvaug.io.atomic import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mvaug.config import require_at_least
+
 
 @dataclass
 class ModelConfig:
@@ -102,9 +104,7 @@ class TrainConfig:
     """bf16 autocast on CUDA (ignored on the CPU)."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "encoder_steps", "checkpoint_every", "sample_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "steps", "batch_size", "encoder_steps", "checkpoint_every", "sample_every", "log_every")
 
 
 @dataclass

@@ -41,6 +41,7 @@ from typing import Literal
 
 import numpy as np
 
+from mvaug.config import require_at_least
 from mvaug.errors import DataError
 from mvaug.evaluate.surface_distance import (
     SurfaceQuery,
@@ -82,10 +83,8 @@ class MeshCompareConfig:
     """Distance (GT units) within which a sample counts as matched; None = 1% of the GT bounding-box diagonal."""
 
     def __post_init__(self) -> None:
-        if self.samples < 100:
-            raise ValueError(f"samples must be at least 100, got {self.samples}")
-        if self.icp_samples < 10:
-            raise ValueError(f"icp_samples must be at least 10, got {self.icp_samples}")
+        require_at_least(self, 100, "samples")
+        require_at_least(self, 10, "icp_samples")
         if self.icp_iterations < 1:
             raise ValueError(f"icp_iterations must be positive, got {self.icp_iterations}")
         if not self.icp_max_distance > 0:

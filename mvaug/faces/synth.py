@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mvaug.config import require_at_least
 from mvaug.errors import DataError
 from mvaug.io.atomic import atomic_write_text, remove_stale_temps
 
@@ -73,9 +74,7 @@ class SynthFacesConfig:
     """Anti-aliasing: rays per pixel along each axis."""
 
     def __post_init__(self) -> None:
-        for name in ("identities", "size", "supersample"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "identities", "size", "supersample")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         if len(self.split) != 3 or min(self.split) < 0 or not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
@@ -241,25 +240,6 @@ def _manifest_config(config: SynthFacesConfig) -> dict:
     return json.loads(json.dumps({"generator": f"mvaug {__version__}", **dataclasses.asdict(config)}))
 
 
-def _check_existing(root: Path, config: SynthFacesConfig) -> None:
-    """Allow an empty folder, or one holding a (possibly unfinished) face data set of the same config."""
-    path = root / MANIFEST
-    if not path.exists():
-        if root.exists() and not root.is_dir():
-            raise DataError("output path exists and is not a folder", root)
-        if root.exists() and any(root.iterdir()):
-            raise DataError("output folder is not empty and holds no synthetic face data set; choose an empty or new folder", root)
-        return
-    try:
-        previous = json.loads(path.read_text())["config"]
-    except (ValueError, KeyError, TypeError):
-        raise DataError("unreadable synthetic face manifest; delete the folder or choose another", path) from None
-    wanted = _manifest_config(config)
-    if previous != wanted:
-        diff = sorted(k for k in set(previous) | set(wanted) if previous.get(k) != wanted.get(k))
-        raise DataError(f"folder holds a face data set made with other settings ({', '.join(diff)}); choose another folder", root)
-
-
 def _write_manifest(root: Path, config: SynthFacesConfig, complete: bool) -> None:
     mm = _model_context(config.model)["model"]
     manifest = {
@@ -279,10 +259,10 @@ def synthesize_faces(root: str | Path, config: SynthFacesConfig, workers: int = 
 
     from tqdm import tqdm
 
-    from mvaug.data.synth.writer import split_models
+    from mvaug.data.synth.writer import check_existing, split_models
 
     root = Path(root)
-    _check_existing(root, config)
+    check_existing(root, MANIFEST, _manifest_config(config), "face data set", "face manifest")
     _write_manifest(root, config, complete=False)  # marks the folder as ours before any identity is written
     if not (root / MODEL_FILE).is_file():
         _model_context(config.model)["model"].save(root / MODEL_FILE)

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pix2vox import Pix2VoxConfig
 
+from mvaug.config import require_at_least, require_fraction
+
 KINDS = ("chair",)  # what a reconstructor was trained on; faces (MVF-Net) come with their own issue
 
 
@@ -85,10 +87,8 @@ class AugmentConfig:
     """Never reduce the first view of a sample: every sample keeps one sharp view, as an input photo beside generated views."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.low_res_prob <= 1.0:
-            raise ValueError(f"low_res_prob must lie in [0, 1], got {self.low_res_prob}")
-        if self.low_res_size < 1:
-            raise ValueError(f"low_res_size must be at least 1, got {self.low_res_size}")
+        require_fraction(self, "low_res_prob")
+        require_at_least(self, 1, "low_res_size")
         low, high = self.background_range
         if not 0.0 <= low <= high <= 1.0:
             raise ValueError(f"background_range must satisfy 0 <= low <= high <= 1, got {self.background_range}")
@@ -130,9 +130,7 @@ class ReconTrainConfig:
     """bf16 autocast on CUDA (ignored on the CPU)."""
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "epochs", "batch_size", "checkpoint_every", "log_every")
         if self.two_stage and not 0 < self.stage1_epochs < self.epochs:
             raise ValueError(f"two_stage needs 0 < stage1_epochs < epochs, got stage1_epochs={self.stage1_epochs}, epochs={self.epochs}")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from mvfnet import LossWeights
 
+from mvaug.config import require_at_least, require_fraction
+
 FACE_KIND = "face"
 
 
@@ -22,8 +24,7 @@ class FaceNetConfig:
     """Channels of the first encoder stage (upstream MVF-Net: 64); the per-view feature has 8 * width channels."""
 
     def __post_init__(self) -> None:
-        if self.width < 1:
-            raise ValueError(f"width must be at least 1, got {self.width}")
+        require_at_least(self, 1, "width")
 
 
 @dataclass
@@ -71,8 +72,7 @@ class FaceAugmentConfig:
     """Each view's colours are multiplied by a factor uniform in [1 - brightness, 1 + brightness]."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.low_res_prob <= 1.0:
-            raise ValueError(f"low_res_prob must lie in [0, 1], got {self.low_res_prob}")
+        require_fraction(self, "low_res_prob")
         if self.low_res_size < 4:
             raise ValueError(f"low_res_size must be at least 4 pixels, got {self.low_res_size}")
         if not 0.0 <= self.brightness < 1.0:
@@ -103,9 +103,7 @@ class FaceTrainConfig:
     """Steps between validations on ``data.val_split``; a lower validation vertex RMSE replaces ``best.pt``."""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "val_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "steps", "batch_size", "checkpoint_every", "log_every", "val_every")
 
 
 @dataclass

@@ -18,14 +18,6 @@ def _run(*args: object) -> Result:
     return CliRunner().invoke(CLI, [str(a) for a in args])
 
 
-def _assert_input_error(result: Result, *names: object) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for name in names:
-        assert str(name) in lines[0]
-
-
 @pytest.fixture(scope="module")
 def meshes(tmp_path_factory) -> tuple[Path, Path]:
     """GT: an ellipsoid with a bump (.ply); prediction: the same shape scaled, turned and shifted (.obj)."""
@@ -74,14 +66,14 @@ def test_alignment_none_compares_the_meshes_as_given(meshes):
     assert data["mean_point_to_surface"] > 0.5
 
 
-def test_missing_and_corrupt_files_are_one_line_errors(meshes, tmp_path):
-    _assert_input_error(_run("mesh", "compare", tmp_path / "nope.obj", meshes[1]), "nope.obj", "not found")
+def test_missing_and_corrupt_files_are_one_line_errors(meshes, tmp_path, assert_input_error):
+    assert_input_error(_run("mesh", "compare", tmp_path / "nope.obj", meshes[1]), "nope.obj", "not found")
     (tmp_path / "bad.off").write_text("OFF\n3 1 0\n0 0 0\n1 0\n")
-    _assert_input_error(_run("mesh", "compare", meshes[0], tmp_path / "bad.off"), "bad.off")
+    assert_input_error(_run("mesh", "compare", meshes[0], tmp_path / "bad.off"), "bad.off")
     (tmp_path / "a.txt").write_text("0\n1\n2\n")
-    _assert_input_error(_run("mesh", "compare", *meshes, "--landmarks-a", tmp_path / "a.txt"), "both")
+    assert_input_error(_run("mesh", "compare", *meshes, "--landmarks-a", tmp_path / "a.txt"), "both")
 
 
-def test_bad_option_values_are_one_line_errors(meshes):
-    _assert_input_error(_run("mesh", "compare", *meshes, "--crop-radius", -1), "crop_radius")
-    _assert_input_error(_run("mesh", "compare", *meshes, "--fscore-threshold", 0), "fscore_threshold")
+def test_bad_option_values_are_one_line_errors(meshes, assert_input_error):
+    assert_input_error(_run("mesh", "compare", *meshes, "--crop-radius", -1), "crop_radius")
+    assert_input_error(_run("mesh", "compare", *meshes, "--fscore-threshold", 0), "fscore_threshold")

@@ -17,15 +17,6 @@ def _run(*args: object) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-def _assert_input_error(result: Result, *names: object) -> None:
-    """Exit status 2 and one line, without a traceback, naming every item of ``names``."""
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    for name in names:
-        assert str(name) in lines[0]
-
-
 def _rows(output: str) -> dict[str, list[str]]:
     """Table rows of the text output: label (the words before the trailing numbers) -> trailing numbers."""
     rows = {}
@@ -89,38 +80,38 @@ def test_iou_npy_probabilities(realdata, tmp_path):
     assert _rows(result.output)["Overall"] == ["1.0000", "1.0000", "1.0000", "0.0000", "1"]
 
 
-def test_iou_missing_paths(folders, tmp_path):
-    _assert_input_error(_run("voxels", "iou", tmp_path / "nope", folders[1]), tmp_path / "nope", "not found")
-    _assert_input_error(_run("voxels", "iou", folders[0], tmp_path / "nogt"), tmp_path / "nogt", "not found")
+def test_iou_missing_paths(folders, tmp_path, assert_input_error):
+    assert_input_error(_run("voxels", "iou", tmp_path / "nope", folders[1]), tmp_path / "nope", "not found")
+    assert_input_error(_run("voxels", "iou", folders[0], tmp_path / "nogt"), tmp_path / "nogt", "not found")
 
 
-def test_iou_prediction_without_ground_truth(realdata, tmp_path):
+def test_iou_prediction_without_ground_truth(realdata, tmp_path, assert_input_error):
     pred = tmp_path / "preds/04379243/some-table/predict.binvox"
     write_binvox(pred, Binvox(np.ones((32, 32, 32), bool)))
     result = _run("voxels", "iou", tmp_path / "preds", realdata / "ShapeNetVox32")
-    _assert_input_error(result, pred, realdata / "ShapeNetVox32/04379243/some-table/model.binvox")
+    assert_input_error(result, pred, realdata / "ShapeNetVox32/04379243/some-table/model.binvox")
 
 
-def test_iou_grid_size_mismatch(realdata, tmp_path):
+def test_iou_grid_size_mismatch(realdata, tmp_path, assert_input_error):
     pred = tmp_path / "preds/02958343/sample-car/small.binvox"
     write_binvox(pred, Binvox(np.ones((16, 16, 16), bool)))
     result = _run("voxels", "iou", tmp_path / "preds", realdata / "ShapeNetVox32")
-    _assert_input_error(result, pred, "(16, 16, 16)", "(32, 32, 32)")
+    assert_input_error(result, pred, "(16, 16, 16)", "(32, 32, 32)")
 
 
-def test_iou_corrupt_binvox(realdata, tmp_path):
+def test_iou_corrupt_binvox(realdata, tmp_path, assert_input_error):
     raw = (realdata / "predictions/02958343/sample-car/predict01.binvox").read_bytes()
     pred = tmp_path / "preds/02958343/sample-car/cut.binvox"
     pred.parent.mkdir(parents=True)
     pred.write_bytes(raw[: len(raw) // 2])
     result = _run("voxels", "iou", tmp_path / "preds", realdata / "ShapeNetVox32")
-    _assert_input_error(result, pred, "truncated")
+    assert_input_error(result, pred, "truncated")
 
 
-def test_iou_empty_folder(realdata, tmp_path):
+def test_iou_empty_folder(realdata, tmp_path, assert_input_error):
     (tmp_path / "preds/02958343/sample-car").mkdir(parents=True)
     (tmp_path / "preds/02958343/sample-car/notes.txt").write_text("not a grid")
-    _assert_input_error(_run("voxels", "iou", tmp_path / "preds", realdata / "ShapeNetVox32"), tmp_path / "preds", "no predictions")
+    assert_input_error(_run("voxels", "iou", tmp_path / "preds", realdata / "ShapeNetVox32"), tmp_path / "preds", "no predictions")
 
 
 @pytest.mark.parametrize("suffix", [".obj", ".ply", ".off"])
@@ -135,22 +126,22 @@ def test_mesh_real_binvox(realdata, tmp_path, suffix):
     assert np.ptp(mesh.bounds, axis=0).max() > 0.9 * vox.scale  # the model's largest extent fills the cube
 
 
-def test_mesh_npy_threshold(tmp_path):
+def test_mesh_npy_threshold(tmp_path, assert_input_error):
     grid = np.zeros((8, 8, 8), np.float32)
     grid[1:5, 1:5, 1:5] = 0.4
     np.save(tmp_path / "g.npy", grid)
-    _assert_input_error(_run("voxels", "mesh", tmp_path / "g.npy", tmp_path / "g.obj"), tmp_path / "g.npy", "0.5")
+    assert_input_error(_run("voxels", "mesh", tmp_path / "g.npy", tmp_path / "g.obj"), tmp_path / "g.npy", "0.5")
     result = _run("voxels", "mesh", tmp_path / "g.npy", tmp_path / "g.obj", "--threshold", "0.4")
     assert result.exit_code == 0, result.output
     assert np.ptp(trimesh.load(tmp_path / "g.obj", force="mesh").bounds, axis=0) == pytest.approx([0.5] * 3)  # 4 of 8 voxels, side 1
 
 
-def test_mesh_errors(realdata, tmp_path):
+def test_mesh_errors(realdata, tmp_path, assert_input_error):
     src = realdata / "ShapeNetVox32/02828884/sample-bench/model.binvox"
-    _assert_input_error(_run("voxels", "mesh", src, tmp_path / "b.glb"), tmp_path / "b.glb", ".obj")
-    _assert_input_error(_run("voxels", "mesh", tmp_path / "none.binvox", tmp_path / "b.obj"), tmp_path / "none.binvox")
+    assert_input_error(_run("voxels", "mesh", src, tmp_path / "b.glb"), tmp_path / "b.glb", ".obj")
+    assert_input_error(_run("voxels", "mesh", tmp_path / "none.binvox", tmp_path / "b.obj"), tmp_path / "none.binvox")
     (tmp_path / "cut.binvox").write_bytes(src.read_bytes()[:40])
-    _assert_input_error(_run("voxels", "mesh", tmp_path / "cut.binvox", tmp_path / "b.obj"), tmp_path / "cut.binvox")
+    assert_input_error(_run("voxels", "mesh", tmp_path / "cut.binvox", tmp_path / "b.obj"), tmp_path / "cut.binvox")
     assert not (tmp_path / "b.obj").exists()
 
 

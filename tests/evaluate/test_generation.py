@@ -2,7 +2,6 @@ import csv
 import json
 
 import pytest
-import torch
 
 from mvaug.data.shapenet import ShapeNetDataset, list_views
 from mvaug.data.transforms import load_image

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mvaug.errors import DataError
-from mvaug.io.binvox import Binvox, decode_binvox, encode_binvox, read_binvox, write_binvox
+from mvaug.io.binvox import Binvox, encode_binvox, read_binvox, write_binvox
 
 
 def _naive_decode(raw: bytes) -> np.ndarray:

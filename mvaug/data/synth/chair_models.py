@@ -398,6 +398,12 @@ def _back_plane(b: _Builder, origin: ArrayLike, half_width: float, tilt_range: t
     return _BackPlane(np.asarray(origin, float), tilt, half_width, curve)
 
 
+def _seat_size(b: _Builder, height: tuple[float, float], width: tuple[float, float],
+               depth: tuple[float, float]) -> tuple[float, float, float]:
+    """Draw the seat's height, width (across, along Z) and depth (front to back) from these ranges, in that order."""
+    return b.uniform("seat_height", *height), b.uniform("seat_width", *width), b.uniform("seat_depth", *depth)
+
+
 def _seat(b: _Builder, height: float, half_depth: float, half_width: float, roundness: float, thickness: float,
           material: str, pad: float = 0.0, pad_material: str = "") -> float:
     """Seat slab (superellipse outline) topped, or with its pad topped, at ``height``; returns its underside y."""
@@ -519,9 +525,7 @@ def _star_base(b: _Builder, count: int, material: str, metal: str, caster_probab
 
 def _four_legged(b: _Builder) -> None:
     """Dining chair: seat on four legs, optional apron and stretchers, posts holding a panel, rails or a pad."""
-    height = b.uniform("seat_height", 0.42, 0.50)
-    width = b.uniform("seat_width", 0.40, 0.52)
-    depth = b.uniform("seat_depth", 0.38, 0.50)
+    height, width, depth = _seat_size(b, (0.42, 0.50), (0.40, 0.52), (0.38, 0.50))
     thickness = b.uniform("seat_thickness", 0.02, 0.05)
     roundness = b.uniform("seat_roundness", 3.5, 12.0)
     frame = b.material("frame", ("wood", "wood", "paint", "metal"))
@@ -562,9 +566,7 @@ def _four_legged(b: _Builder) -> None:
 
 def _office(b: _Builder) -> None:
     """Swivel chair: five-spoke base on casters or glides, gas-lift column, padded seat and back, optional arms."""
-    height = b.uniform("seat_height", 0.42, 0.52)
-    width = b.uniform("seat_width", 0.44, 0.54)
-    depth = b.uniform("seat_depth", 0.42, 0.50)
+    height, width, depth = _seat_size(b, (0.42, 0.52), (0.44, 0.54), (0.42, 0.50))
     thickness = b.uniform("seat_thickness", 0.05, 0.10)
     base = b.material("base", ("metal", "plastic", "metal"))
     metal = b.material("metal", ("metal",))
@@ -617,9 +619,7 @@ def _office(b: _Builder) -> None:
 
 def _armchair(b: _Builder) -> None:
     """Upholstered armchair: deep frame on short legs or a skirt, panel or post arms, thick back, cushions."""
-    height = b.uniform("seat_height", 0.38, 0.46)
-    width = b.uniform("seat_width", 0.48, 0.64)
-    depth = b.uniform("seat_depth", 0.48, 0.60)
+    height, width, depth = _seat_size(b, (0.38, 0.46), (0.48, 0.64), (0.48, 0.60))
     fabric = b.material("upholstery", ("fabric", "fabric", "leather"))
     panel_arms = b.choice("arm_style", ("panel", "post")) == "panel"
     arm_width = b.uniform("arm_width", 0.10, 0.20) if panel_arms else b.uniform("arm_width", 0.05, 0.09)
@@ -708,9 +708,7 @@ def _stool(b: _Builder) -> None:
 
 def _bench(b: _Builder) -> None:
     """Bench: a long seat (along Z) of one board or slats, on legs or end panels; optional back and arms."""
-    height = b.uniform("seat_height", 0.40, 0.48)
-    length = b.uniform("seat_width", 0.9, 1.8)
-    depth = b.uniform("seat_depth", 0.32, 0.50)
+    height, length, depth = _seat_size(b, (0.40, 0.48), (0.9, 1.8), (0.32, 0.50))
     thickness = b.uniform("seat_thickness", 0.025, 0.05)
     frame = b.material("frame", ("wood", "wood", "metal", "paint"))
     seat = b.material("seat", ("wood", "wood", "paint"))
@@ -782,9 +780,7 @@ def _bench(b: _Builder) -> None:
 
 def _spindle_back(b: _Builder) -> None:
     """Windsor or slat-back chair: splayed legs, back posts with a top rail over vertical spindles or slats."""
-    height = b.uniform("seat_height", 0.43, 0.48)
-    width = b.uniform("seat_width", 0.40, 0.50)
-    depth = b.uniform("seat_depth", 0.38, 0.46)
+    height, width, depth = _seat_size(b, (0.43, 0.48), (0.40, 0.50), (0.38, 0.46))
     thickness = b.uniform("seat_thickness", 0.03, 0.05)
     roundness = b.uniform("seat_roundness", 2.6, 6.0)
     frame = b.material("frame", ("wood", "wood", "wood", "paint"))
@@ -825,9 +821,7 @@ def _spindle_back(b: _Builder) -> None:
 
 def _cantilever(b: _Builder) -> None:
     """Tubular steel chair: one bent tube as a cantilever Z-frame, or a sled runner per side; seat and back shells."""
-    height = b.uniform("seat_height", 0.43, 0.48)
-    width = b.uniform("seat_width", 0.40, 0.48)
-    depth = b.uniform("seat_depth", 0.40, 0.47)
+    height, width, depth = _seat_size(b, (0.43, 0.48), (0.40, 0.48), (0.40, 0.47))
     metal = b.material("metal", ("metal",))
     tube = b.uniform("tube_radius", 0.009, 0.014)
     bend = b.uniform("bend_radius", 0.04, 0.08)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mvaug.config import require_at_least
 from mvaug.errors import DataError
 from mvaug.geometry.camera import ShapeNetCamera, write_rendering_metadata
 from mvaug.io.atomic import atomic_write_text, remove_stale_temps
@@ -54,9 +55,7 @@ class SynthChairsConfig:
     def __post_init__(self) -> None:
         from mvaug.data.synth.chair_models import FAMILIES
 
-        for name in ("models", "views", "size", "supersample", "voxel_dim"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "models", "views", "size", "supersample", "voxel_dim")
         if len(self.split) != 3 or min(self.split) < 0 or not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
             raise ValueError(f"split must be three non-negative fractions summing to 1, got {self.split}")
         unknown = sorted(set(self.families) - set(FAMILIES))
@@ -164,23 +163,24 @@ def _manifest_config(config: SynthChairsConfig) -> dict:
     return {"generator": f"mvaug {__version__}", **dataclasses.asdict(config)}
 
 
-def _check_existing(root: Path, config: SynthChairsConfig) -> None:
-    """Allow an empty folder, or one holding a (possibly unfinished) data set of the same config."""
-    path = root / MANIFEST
+def check_existing(root: Path, manifest: str, config: dict, data_set: str = "data set", manifest_label: str = "data manifest") -> None:
+    """Allow an empty folder, or one holding a (possibly unfinished) synthetic data set whose ``manifest`` file records
+    ``config``; the errors call it a ``data_set`` and its manifest a ``manifest_label``."""
+    path = root / manifest
     if not path.exists():
         if root.exists() and not root.is_dir():
             raise DataError("output path exists and is not a folder", root)
         if root.exists() and any(root.iterdir()):
-            raise DataError("output folder is not empty and holds no synthetic data set; choose an empty or new folder", root)
+            raise DataError(f"output folder is not empty and holds no synthetic {data_set}; choose an empty or new folder", root)
         return
     try:
         previous = json.loads(path.read_text())["config"]
     except (ValueError, KeyError, TypeError):
-        raise DataError("unreadable synthetic data manifest; delete the folder or choose another", path) from None
-    wanted = json.loads(json.dumps(_manifest_config(config)))
+        raise DataError(f"unreadable synthetic {manifest_label}; delete the folder or choose another", path) from None
+    wanted = json.loads(json.dumps(config))  # as the manifest stores it
     if previous != wanted:
         diff = sorted(k for k in set(previous) | set(wanted) if previous.get(k) != wanted.get(k))
-        raise DataError(f"folder holds a data set made with other settings ({', '.join(diff)}); choose another folder", root)
+        raise DataError(f"folder holds a {data_set} made with other settings ({', '.join(diff)}); choose another folder", root)
 
 
 def synthesize_chairs(root: str | Path, config: SynthChairsConfig, workers: int = 1, progress: bool = True) -> SynthSummary:
@@ -190,7 +190,7 @@ def synthesize_chairs(root: str | Path, config: SynthChairsConfig, workers: int 
     from tqdm import tqdm
 
     root = Path(root)
-    _check_existing(root, config)
+    check_existing(root, MANIFEST, _manifest_config(config))
     _write_manifest(root, config, records=None)  # marks the folder as ours before any model is written
     names = [model_name(i) for i in range(config.models)]
     remove_stale_temps(root)  # writes a killed run had begun
