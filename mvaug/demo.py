@@ -158,24 +158,26 @@ def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: i
 
 def _disentangler(out: Path, data: Path, plan: DemoPlan, progress: bool) -> Path:
     from mvaug.disentangle.run import run_training
+    from mvaug.engine.loop import TrainRequest
     from mvaug.multiview.pipeline import build_bank
     from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME
 
     run = out / "runs" / "disentangler"
     if not (run / "model.pt").is_file():
         resume = (run / "config.yaml").is_file()
-        run_training(data, run, CONFIGS / "chairs-quick.yaml", list(plan.disentangler_overrides), resume=resume, progress=progress)
+        run_training(TrainRequest(data, run, CONFIGS / "chairs-quick.yaml", tuple(plan.disentangler_overrides), resume, progress=progress))
     if not (run / DEFAULT_BANK_NAME).is_file():
         build_bank(run, data=data, progress=progress)
     return run
 
 
 def _pix2vox(out: Path, data: Path, plan: DemoPlan, progress: bool) -> Path:
+    from mvaug.engine.loop import TrainRequest
     from mvaug.recon.run import run_recon_training
 
     run = out / "runs" / "pix2vox"
     resume = (run / "config.yaml").is_file()  # a finished run resumes to its last step and returns
-    run_recon_training(data, run, CONFIGS / "pix2vox-quick.yaml", list(plan.recon_overrides), resume=resume, progress=progress)
+    run_recon_training(TrainRequest(data, run, CONFIGS / "pix2vox-quick.yaml", tuple(plan.recon_overrides), resume, progress=progress))
     return run
 
 

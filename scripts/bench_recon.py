@@ -94,19 +94,18 @@ def bench_training(data: str, config_path: Path, overrides: list[str], steps: in
     import torch
 
     from mvaug.recon.data import ShapeNetViews
-    from mvaug.recon.run import resolve_recon_config
+    from mvaug.config import resolve_run_config
+    from mvaug.recon.config import ReconConfig
     from mvaug.recon.trainer import ReconTrainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = resolve_recon_config(config_path, overrides, Path(tmp), resume=False)
+        config = resolve_run_config(ReconConfig, config_path, overrides, Path(tmp), resume=False)
         trainer = ReconTrainer(config, ShapeNetViews(data, config.data.train_split, config), ShapeNetViews(data, config.data.val_split, config), Path(tmp) / "run", torch.device("cpu"), progress=False)
-        trainer._enter_stage(trainer.stage(0))
-        trainer.model.train()
-        batches = [trainer.batches[step] for step in range(steps + 1)]  # loading excluded: timed separately by the cache
-        trainer._train_step(batches[0])
+        batches = [trainer.train_batches[step] for step in range(steps + 1)]  # loading excluded: timed separately by the cache
+        trainer.loop.train_step(batches[0])
         start = time.perf_counter()
         for batch in batches[1:]:
-            trainer._train_step(batch)
+            trainer.loop.train_step(batch)
         elapsed = time.perf_counter() - start
     images = sum(b["images"].shape[0] * b["images"].shape[1] for b in batches[1:])
     return {"config": str(config_path), "overrides": overrides, "steps": steps, "images": images, "images_per_s": images / elapsed,

@@ -119,12 +119,13 @@ def tiny_run(dense_chairs, tmp_path_factory) -> Path:
     import yaml
 
     from mvaug.disentangle.run import run_training
+    from mvaug.engine.loop import TrainRequest
     from mvaug.multiview.pipeline import build_bank
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("run")
     config = folder / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY_RUN))
-    run_training(dense_chairs, folder / "run", config, device="cpu", progress=False)
+    run_training(TrainRequest(dense_chairs, folder / "run", config, device="cpu", progress=False))
     build_bank(folder / "run", data=dense_chairs, device="cpu", progress=False)  # RUN/bank.npz
     return folder / "run"

@@ -13,6 +13,7 @@ _EXPORTS = {
     "describe_ref": "mvaug.io.assets",
     "list_builtin": "mvaug.io.assets",
     "read_card": "mvaug.io.assets",
+    "resolve_model": "mvaug.io.assets",
     "verify": "mvaug.io.assets",
     "export_disentangler": "mvaug.builtin.export",
     "export_mvfnet": "mvaug.builtin.export",

@@ -147,7 +147,7 @@ class _Stages:
 
 
 def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict[str, dict]:
-    from mvaug.builtin.export import export_disentangler, export_pix2vox
+    from mvaug.builtin.export import export_pix2vox
     from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
     from mvaug.demo import train_chair_models
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
@@ -160,21 +160,18 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict
     disentangler, recon = work / "runs" / "disentangler", work / "runs" / "pix2vox"
     names = {role: DEFAULT_NAMES[("chair", role)] for role in ("disentangler", "reconstructor")}
     data = {
-        "disentangler": {"summary": f"{chairs.dense_models} dense synthetic chairs, {chairs.dense_size} px, 62 views",
-                         "command": f"mvaug data synth-chairs DIR --dense --models {chairs.dense_models} --size {chairs.dense_size} --seed {seed} --split {_csv(chairs.dense_split)}",
-                         "seed": seed, "sizes": {"models": chairs.dense_models, "image_size": chairs.dense_size}},
-        "reconstructor": {"summary": f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
-                          "command": f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {seed + 1} --split 0.8,0.1,0.1",
-                          "seed": seed + 1, "sizes": {"models": chairs.recon_models, "views": chairs.recon_views, "image_size": chairs.dense_size}},
+        "disentangler": _data_record(f"{chairs.dense_models} dense synthetic chairs, {chairs.dense_size} px, 62 views",
+                                     f"mvaug data synth-chairs DIR --dense --models {chairs.dense_models} --size {chairs.dense_size} --seed {seed} --split {_csv(chairs.dense_split)}",
+                                     seed, models=chairs.dense_models, image_size=chairs.dense_size),
+        "reconstructor": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
+                                      f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {seed + 1} --split 0.8,0.1,0.1",
+                                      seed + 1, models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
     }
     training = {
         "disentangler": _training("configs/chairs-quick.yaml", chairs.disentangler_overrides, "mvaug train --config configs/chairs-quick.yaml --data DIR --out RUN{sets} && mvaug bank build RUN --data DIR", "chairs-train"),
         "reconstructor": _training("configs/pix2vox-quick.yaml", chairs.recon_overrides, "mvaug train-recon --config configs/pix2vox-quick.yaml --data DIR --out RUN", "chairs-train"),
     }
-    stages.run("chairs-export", lambda: (
-        export_disentangler(disentangler, names["disentangler"], "chair", {"data": data["disentangler"], "training": training["disentangler"]}, assets),
-        export_pix2vox(recon, names["reconstructor"], {"data": data["reconstructor"], "training": training["reconstructor"]}, assets),
-    ), lambda: _exported(names.values(), assets))
+    _export(stages, "chair", assets, names, {"disentangler": disentangler, "reconstructor": recon}, export_pix2vox, data, training)
     heldout = work / "heldout-chairs"
     heldout_config = SynthChairsConfig(models=plan.heldout_chairs, seed=HELDOUT_SEED + seed, dense=True, size=chairs.dense_size, split=(0.0, 0.0, 1.0))
     config = ReconEvalConfig(views=plan.eval_views, seed=seed)
@@ -199,8 +196,9 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict
 
 
 def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[str, dict]:
-    from mvaug.builtin.export import export_disentangler, export_mvfnet
+    from mvaug.builtin.export import export_mvfnet
     from mvaug.disentangle.run import run_training
+    from mvaug.engine.loop import TrainRequest
     from mvaug.evaluate.face_eval import evaluate_faces
     from mvaug.faces.synth import SynthFacesConfig, synthesize_faces
     from mvaug.multiview.pipeline import build_bank
@@ -217,31 +215,30 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[
 
     def train_disentangler() -> None:
         if not (disentangler / "model.pt").is_file():
-            run_training(faces, disentangler, CONFIGS / "faces-quick.yaml", list(plan.face_disentangler_overrides), resume=(disentangler / "config.yaml").is_file(), device=device, progress=progress)
+            resume = (disentangler / "config.yaml").is_file()
+            run_training(TrainRequest(faces, disentangler, CONFIGS / "faces-quick.yaml", tuple(plan.face_disentangler_overrides), resume, device=device, progress=progress))
         if not (disentangler / DEFAULT_BANK_NAME).is_file():
             build_bank(disentangler, data=faces, views=parse_views(FACE_BANK_VIEWS), device=device, progress=progress)
 
     stages.run("faces-disentangler", train_disentangler)
-    stages.run("faces-mvfnet", lambda: run_face_recon_training(faces_train, mvfnet, CONFIGS / "mvfnet-synth.yaml", list(plan.mvfnet_overrides),
-                                                               resume=(mvfnet / "config.yaml").is_file(), device=device, progress=progress))
+    mvfnet_request = TrainRequest(faces_train, mvfnet, CONFIGS / "mvfnet-synth.yaml", tuple(plan.mvfnet_overrides), (mvfnet / "config.yaml").is_file(),
+                                  device=device, progress=progress)
+    stages.run("faces-mvfnet", lambda: run_face_recon_training(mvfnet_request))
     names = {role: DEFAULT_NAMES[("face", role)] for role in ("disentangler", "reconstructor")}
     yaws = ",".join(f"{y:g}" for y in plan.mvfnet_yaws)
     data = {
-        "disentangler": {"summary": f"{plan.face_identities} synthetic faces, {plan.face_size} px, 13 yaws x 3 pitches",
-                         "command": f"mvaug data synth-faces DIR --identities {plan.face_identities} --size {plan.face_size} --seed {seed} --split {_csv(plan.face_split)}",
-                         "seed": seed, "sizes": {"identities": plan.face_identities, "image_size": plan.face_size}},
-        "reconstructor": {"summary": f"{plan.mvfnet_identities} synthetic faces, {plan.face_size} px, yaws {yaws}",
-                          "command": f"mvaug data synth-faces DIR --identities {plan.mvfnet_identities} --size {plan.face_size} --seed {seed + 1} --yaws={yaws} --pitches 0 --split {_csv(train_config.split)}",
-                          "seed": seed + 1, "sizes": {"identities": plan.mvfnet_identities, "image_size": plan.face_size}},
+        "disentangler": _data_record(f"{plan.face_identities} synthetic faces, {plan.face_size} px, 13 yaws x 3 pitches",
+                                     f"mvaug data synth-faces DIR --identities {plan.face_identities} --size {plan.face_size} --seed {seed} --split {_csv(plan.face_split)}",
+                                     seed, identities=plan.face_identities, image_size=plan.face_size),
+        "reconstructor": _data_record(f"{plan.mvfnet_identities} synthetic faces, {plan.face_size} px, yaws {yaws}",
+                                      f"mvaug data synth-faces DIR --identities {plan.mvfnet_identities} --size {plan.face_size} --seed {seed + 1} --yaws={yaws} --pitches 0 --split {_csv(train_config.split)}",
+                                      seed + 1, identities=plan.mvfnet_identities, image_size=plan.face_size),
     }
     training = {
         "disentangler": _training("configs/faces-quick.yaml", plan.face_disentangler_overrides, "mvaug train --config configs/faces-quick.yaml --data DIR --out RUN{sets} && mvaug bank build RUN --data DIR --views " + FACE_BANK_VIEWS, "faces-disentangler"),
         "reconstructor": _training("configs/mvfnet-synth.yaml", plan.mvfnet_overrides, "mvaug train-recon --kind face --config configs/mvfnet-synth.yaml --data DIR --out RUN", "faces-mvfnet"),
     }
-    stages.run("faces-export", lambda: (
-        export_disentangler(disentangler, names["disentangler"], "face", {"data": data["disentangler"], "training": training["disentangler"]}, assets),
-        export_mvfnet(mvfnet, names["reconstructor"], {"data": data["reconstructor"], "training": training["reconstructor"]}, assets),
-    ), lambda: _exported(names.values(), assets))
+    _export(stages, "face", assets, names, {"disentangler": disentangler, "reconstructor": mvfnet}, export_mvfnet, data, training)
     heldout = work / "heldout-faces"
     heldout_config = SynthFacesConfig(identities=plan.heldout_faces, size=plan.face_size, seed=HELDOUT_SEED + seed, yaws=(-45.0, 0.0, 45.0), pitches=(0.0,),
                                       split=(0.0, 0.0, 1.0), supersample=plan.supersample)
@@ -259,6 +256,19 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[
 
     stages.run("faces-eval", evaluate, lambda: _evaluated(names.values(), assets))
     return {name: _finish_card(name, assets, stages, work) for name in names.values()}
+
+
+def _export(stages: _Stages, kind: str, assets: Path, names: dict[str, str], runs: dict[str, Path], export_reconstructor,
+            data: dict[str, dict], training: dict[str, dict]) -> None:
+    """Stage ``{kind}s-export``: the disentangler and the reconstructor of ``runs`` into ``assets`` as ``names``, each
+    card recording the data and the training that made it."""
+    from mvaug.builtin.export import export_disentangler
+
+    about = {role: {"data": data[role], "training": training[role]} for role in runs}
+    stages.run(f"{kind}s-export", lambda: (
+        export_disentangler(runs["disentangler"], names["disentangler"], kind, about["disentangler"], assets),
+        export_reconstructor(runs["reconstructor"], names["reconstructor"], about["reconstructor"], assets),
+    ), lambda: _exported(names.values(), assets))
 
 
 def _exported(names, assets: Path) -> bool:
@@ -304,6 +314,11 @@ def _gpu_name() -> str | None:
     import torch
 
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+def _data_record(summary: str, command: str, seed: int, **sizes: int) -> dict:
+    """What a model card says of the data a model trained on: a summary, the command that makes it, its seed and sizes."""
+    return {"summary": summary, "command": command, "seed": seed, "sizes": sizes}
 
 
 def _csv(values) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from mvaug.cli.options import KIND, device_option
+from mvaug.kinds import EvaluateOptions, get_kind
+
 
 @click.command("eval-disentangle")
 @click.argument("run", type=click.Path(file_okay=False))
@@ -11,7 +14,7 @@ import click
 @click.option("--pairs", default=1000, show_default=True, help="Content-transfer test pairs.")
 @click.option("--distance", default="auto", show_default=True, type=click.Choice(["auto", "ssim", "l1"]), help="auto: LPIPS when its weights are on disk, else 1-SSIM.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@device_option
 def eval_disentangle(run, data, pairs, distance, seed, device) -> None:
     """Content transfer (lower is better) and classification leakage of RUN; writes RUN/eval/metrics.{json,md}."""
     from pathlib import Path
@@ -44,8 +47,8 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--limit", type=int, help="Only the first N objects of the split.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
 @click.option("--workers", default=1, show_default=True, help="Processes evaluating objects in parallel.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--kind", default="chair", show_default=True, type=click.Choice(["chair", "face"]), help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
+@device_option
+@click.option("--kind", default="chair", show_default=True, type=KIND, help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
 @click.pass_context
 def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, device, kind) -> None:
     """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
@@ -59,16 +62,7 @@ def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, li
         raise click.UsageError(f"missing {', '.join(missing)} (or use a subcommand: mvaug evaluate voxels PRED GT)")
     from pathlib import Path
 
-    if kind == "face":
-        from mvaug.evaluate.face_eval import evaluate_faces, format_face_report
-
-        click.echo(format_face_report(evaluate_faces(data, recon, run, out, bank_path, split, limit, device=device)))
-        click.echo(f"\nreport: {Path(out) / 'report.md'}")
-        return
-    from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
-    from mvaug.evaluate.reconstruction_report import format_report
-
-    config = ReconEvalConfig(views=views, split=split, input_view=input_view, limit=limit, seed=seed)
-    summary = evaluate_reconstruction(data, recon, run, out, config, bank_path, device, workers)
-    click.echo(format_report(summary, config).split("\n\nAll thresholds")[0])
+    options = EvaluateOptions(data=data, recon=recon, run=run, out=out, bank=bank_path, split=split, limit=limit, device=device,
+                              views=views, input_view=input_view, seed=seed, workers=workers)
+    click.echo(get_kind(kind).evaluate(options))
     click.echo(f"\nreport: {Path(out) / 'report.md'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-DEVICE = click.Choice(["auto", "cpu", "cuda"])
+from mvaug.cli.options import DEVICE
 
 
 @click.group()

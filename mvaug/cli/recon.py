@@ -1,36 +1,23 @@
-"""``mvaug train-recon`` and ``mvaug reconstruct``: Pix2Vox training and single/multi-view reconstruction."""
+"""``mvaug train-recon`` and ``mvaug reconstruct``: reconstructor training and single/multi-view reconstruction, per kind (:mod:`mvaug.kinds`)."""
 
 from __future__ import annotations
 
 import click
 
-KIND_CHOICES = ("chair", "face")
+from mvaug.cli.options import KIND, device_option, training_options
+from mvaug.kinds import ReconstructOptions, TrainReconOptions, get_kind
 
 
 @click.command("train-recon")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Reconstructor YAML (configs/pix2vox-*.yaml).")
-@click.option("--data", required=True, type=click.Path(), help="ShapeNet-layout root: ShapeNetRendering/, ShapeNetVox32/, split JSON.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (runs/NAME).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. --set train.epochs=10.")
-@click.option("--max-steps", type=int, help="Stop after this many steps (smoke runs); resume later.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--kind", default="chair", show_default=True, type=click.Choice(KIND_CHOICES), help="What the reconstructor is for.")
+@training_options("Reconstructor YAML (configs/pix2vox-*.yaml).", "ShapeNet-layout root: ShapeNetRendering/, ShapeNetVox32/, split JSON.", "train.epochs=10")
+@click.option("--kind", default="chair", show_default=True, type=KIND, help="What the reconstructor is for.")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="torchvision vgg16_bn ImageNet weights on disk (never downloaded).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_recon(config_path, data, out, resume, overrides, max_steps, device, kind, vgg_weights, quiet) -> None:
     """Train Pix2Vox-F or -A on ShapeNet-layout data; best.pt in the run folder is what reconstruct reads."""
-    if kind == "face":  # MVF-Net on synthetic face triplets
-        from mvaug.recon.face_trainer import run_face_recon_training
-
-        face = run_face_recon_training(data, out, config_path, list(overrides), resume, max_steps, device, progress=not quiet)
-        click.echo(f"run {face.run_dir}: step {face.step}; best validation vertex RMSE {face.best_vertex_rmse_mm:.3f} mm at step {face.best_step}")
-        return
-    from mvaug.recon.run import run_recon_training
-
-    result = run_recon_training(data, out, config_path, overrides, resume, max_steps, device, kind, vgg_weights, progress=not quiet)
-    best = f"{result.best_iou:.4f}" if result.best_iou >= 0 else "none yet"
-    click.echo(f"run {result.run_dir}: step {result.step}; best validation IoU@0.3 {best}; last log {result.last}")
+    options = TrainReconOptions(data=data, out=out, config_path=config_path, overrides=overrides, resume=resume, max_steps=max_steps,
+                                device=device, vgg_weights=vgg_weights, progress=not quiet)
+    click.echo(get_kind(kind).train_recon(options))
 
 
 @click.command()
@@ -38,8 +25,8 @@ def train_recon(config_path, data, out, resume, overrides, max_steps, device, ki
 @click.option("--recon", type=click.Path(), help="Run folder or checkpoint of train-recon, an official Pix2Vox .pth, or builtin:NAME [the built-in model of --kind].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output prefix: writes OUT.binvox, OUT.npy, OUT.obj, OUT.png.")
 @click.option("--threshold", default=0.3, show_default=True, type=click.FloatRange(0.0, 1.0, min_open=True), help="Occupancy threshold.")
-@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
-@click.option("--kind", default="chair", show_default=True, type=click.Choice(KIND_CHOICES))
+@device_option
+@click.option("--kind", default="chair", show_default=True, type=KIND)
 @click.option("--run", "run_dir", type=click.Path(file_okay=False), help="Disentangler run (or builtin:NAME) that synthesises extra views [the built-in one of --kind].")
 @click.option("--bank", "bank_path", type=click.Path(dir_okay=False), help="Content bank of --run [RUN/bank.npz].")
 @click.option("--generate", default=0, show_default=True, type=click.IntRange(min=0), help="Views to synthesise from the first image, spread around its estimated pose.")
@@ -54,26 +41,6 @@ def reconstruct(images, recon, out, threshold, device, kind, run_dir, bank_path,
     give OUT.obj, OUT.png and OUT.json through MVF-Net. Without --recon and --run the built-in models
     are used (mvaug models lists them).
     """
-    from mvaug.errors import ConfigError
-
-    if kind == "face":
-        from mvaug.recon.face_reconstruct import run_face_reconstruct
-
-        views = None
-        if face_views:
-            views = tuple(v.strip() for v in face_views.split(","))
-            if len(views) != 2:
-                raise ConfigError(f"--views {face_views!r}: expected two bank views, LEFT,RIGHT")
-        face = run_face_reconstruct(list(images), recon, run_dir, bank_path, out, views, device, face_crop=face_crop, overwrite=overwrite)
-        click.echo(f"wrote {face.obj}, {face.png}, {face.json}")
-        return
-    from mvaug.recon.reconstruct import check_reconstruct_outputs, run_reconstruct
-
-    check_reconstruct_outputs(images, out, overwrite)  # before any model is loaded
-    generated = None
-    if generate:
-        from mvaug.multiview.synthesizer import generate_around
-
-        generated = generate_around(images[0], run_dir, generate, bank_path, device)
-    result = run_reconstruct(images, recon, out, threshold, device, kind, generated, overwrite)
-    click.echo(f"{result.occupied} voxels >= {threshold}; wrote " + ", ".join(str(p) for p in result.paths.values()))
+    options = ReconstructOptions(images=images, out=out, recon=recon, run=run_dir, bank=bank_path, device=device, overwrite=overwrite,
+                                 threshold=threshold, generate=generate, views=face_views, face_crop=face_crop)
+    click.echo(get_kind(kind).reconstruct(options))

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import click
 
-
-def _split(ctx: click.Context, param: click.Parameter, value: str | None):
-    if value is None:
-        return None
-    try:
-        return [float(v) for v in value.split(",")]
-    except ValueError:
-        raise click.BadParameter(f"expected three comma-separated fractions, got {value!r}") from None
+from mvaug.cli.options import float_list, synth_command
 
 
-@click.command("synth-chairs")
-@click.argument("out", type=click.Path(file_okay=False))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of SynthChairsConfig keys; options given here override it.")
-@click.option("--models", type=int, help="Number of chair models [100].")
-@click.option("--views", type=int, help="Random views per model, ShapeNet-like [24].")
-@click.option("--size", type=int, help="Render size in pixels [137].")
-@click.option("--seed", type=int, help="Master seed; equal seeds give byte-identical output [0].")
-@click.option("--dense/--random-views", default=None, help="Render the 3D-Chairs-like grid (31 azimuths x 2 elevations = 62 views).")
-@click.option("--family", "families", multiple=True, help="Only these chair families (repeat the option).")
-@click.option("--split", callback=_split, help="Train,val,test fractions by model [0.7,0.1,0.2].")
-@click.option("--supersample", type=int, help="Anti-aliasing rays per pixel along each axis [2].")
-@click.option("--workers", default=1, show_default=True, help="Worker processes (the output does not depend on it).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@synth_command("synth-chairs", "SynthChairsConfig", [
+    click.option("--models", type=int, help="Number of chair models [100]."),
+    click.option("--views", type=int, help="Random views per model, ShapeNet-like [24]."),
+    click.option("--size", type=int, help="Render size in pixels [137]."),
+    click.option("--seed", type=int, help="Master seed; equal seeds give byte-identical output [0]."),
+    click.option("--dense/--random-views", default=None, help="Render the 3D-Chairs-like grid (31 azimuths x 2 elevations = 62 views)."),
+    click.option("--family", "families", multiple=True, help="Only these chair families (repeat the option)."),
+    click.option("--split", callback=float_list("three comma-separated fractions"), help="Train,val,test fractions by model [0.7,0.1,0.2]."),
+])
 def synth_chairs(out, config_path, workers, quiet, **options) -> None:
     """Synthesise procedural chairs in the ShapeNet layout (renders, metadata, binvox, obj, split JSON)."""
     from mvaug.config import load_config

@@ -22,8 +22,8 @@ the activations for the perceptual distance of L_ID.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -32,8 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mvaug.config import require_at_least, require_fraction
+from mvaug.engine.loop import Schedule, TrainingLoop, TrainingTask, every
+from mvaug.engine.optimizer import adam
 from mvaug.errors import ConfigError, DataError
-from mvaug.engine.run_log import require_finite_losses
 
 CHECKPOINT_FORMAT = "mvaug-instance-disc-v1"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,9 +59,7 @@ class AugmentConfig:
         low, high = self.crop_scale
         if not 0.0 < low <= high <= 1.0:
             raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
-        for name in ("flip_p", "grayscale_p"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        require_fraction(self, "flip_p", "grayscale_p")
         if min(self.jitter) < 0 or self.jitter[3] > 0.5:
             raise ValueError(f"jitter strengths must be >= 0 and the hue strength <= 0.5, got {self.jitter}")
 
@@ -90,9 +90,7 @@ class InstanceDiscConfig:
     """Random views of each image."""
 
     def __post_init__(self) -> None:
-        for name in ("feature_dim", "epochs", "batch_size", "image_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "feature_dim", "epochs", "batch_size", "image_size")
         for name in ("temperature", "lr"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -259,50 +257,64 @@ def pretrain_instance_discrimination(
     ``retrieval_top1`` (:func:`score_views` of the final network against the memory bank),
     ``images_per_second`` (training only) and ``seconds``.
     """
-    from tqdm import tqdm
-
     _check_images(images, config.image_size)
     device = torch.device(device)
     with _seeded(config.seed, device):
         net = InstanceDiscNet(config.feature_dim).to(device)
         bank = MemoryBank(embed(net, images, device), config.temperature, config.memory_momentum)
-        loader = view_loader(images, config, config.seed, shuffle=True, workers=workers)
-        optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+        task = InstanceDiscrimination(net, bank, view_loader(images, config, config.seed, shuffle=True, workers=workers), device)
+        optimizer = adam({"network": net.parameters()}, config.lr)
+        epoch = task.steps_per_epoch
         milestones = sorted({round(f * config.epochs) for f in config.lr_milestones})
-        schedule = torch.optim.lr_scheduler.MultiStepLR(optimiser, milestones=milestones, gamma=0.1)
-        epoch_losses, seen, start = [], 0, time.perf_counter()
-        bar = tqdm(total=config.epochs * len(loader), desc="instance discrimination", unit="step", disable=not progress)
-        for epoch in range(config.epochs):
-            total, count = 0.0, 0
-            for views, index in loader:
-                loss = _train_step(net, bank, optimiser, views.to(device), index.to(device))
-                require_finite_losses({"instance": loss}, bar.n + 1, out_path)
-                total, count, seen = total + loss * len(index), count + len(index), seen + len(index)
-                bar.update()
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", img_s=f"{seen / (time.perf_counter() - start):.0f}")
-            epoch_losses.append(total / count)
-            schedule.step()
-        bar.close()
-        seconds = time.perf_counter() - start
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)  # milestones in epochs
+        schedule = Schedule(config.epochs * epoch, log=every(1), scheduler=every(epoch, at_end=False))
+        loop = TrainingLoop(task, schedule, optimizer, device, scheduler=scheduler, progress=progress, errors_name=out_path)
+        loop.run()
         scores = score_views(net, images, bank.vectors, config, device, workers)
     save_instance_net(net, config, len(images), out_path)
     return {
-        "first_epoch_loss": epoch_losses[0],
-        "loss": epoch_losses[-1],
+        "first_epoch_loss": task.epoch_losses[0],
+        "loss": task.epoch_losses[-1],
         "retrieval_top1": scores["retrieval_top1"],
-        "images_per_second": seen / seconds,
-        "seconds": seconds,
+        "images_per_second": loop.images_seen / loop.seconds,
+        "seconds": loop.seconds,
     }
 
 
-def _train_step(net: InstanceDiscNet, bank: MemoryBank, optimiser: torch.optim.Optimizer, views: torch.Tensor, index: torch.Tensor) -> float:
-    features = net(views.float().div_(255.0))
-    loss = bank.loss(features, index)
-    optimiser.zero_grad(set_to_none=True)
-    loss.backward()
-    optimiser.step()
-    bank.update(features, index)
-    return loss.item()
+class InstanceDiscrimination(TrainingTask):
+    """Training of Phi against the memory bank: the loss of Eq. 2 per batch, then the bank rows move (after the step)."""
+
+    label = "instance discrimination"
+
+    def __init__(self, net: InstanceDiscNet, bank: MemoryBank, loader: torch.utils.data.DataLoader, device: torch.device):
+        self.model, self.bank, self.loader, self.device = net, bank, loader, device
+        self.steps_per_epoch = len(loader)
+        self.epoch_losses: list[float] = []
+        self._epoch_sum, self._epoch_count = 0.0, 0
+        self._features = self._index = None
+
+    def batches(self, start: int, end: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Epoch after epoch of the shuffling loader (a run starts at step 0: the loader's order is not resumable)."""
+        if start != 0:
+            raise ValueError("instance discrimination trains in one go, from step 0")
+        epochs = itertools.chain.from_iterable(self.loader for _ in range(-(-end // self.steps_per_epoch)))
+        return itertools.islice(epochs, end)
+
+    def batch_images(self, batch) -> int:
+        return len(batch[1])
+
+    def losses(self, batch) -> dict[str, torch.Tensor]:
+        views, index = batch
+        self._features, self._index = self.model(views.to(self.device).float().div_(255.0)), index.to(self.device)
+        return {"instance": self.bank.loss(self._features, self._index)}
+
+    def after_step(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        self.bank.update(self._features, self._index)
+        self._epoch_sum += float(losses["instance"]) * len(self._index)
+        self._epoch_count += len(self._index)
+        if step % self.steps_per_epoch == 0:
+            self.epoch_losses.append(self._epoch_sum / self._epoch_count)
+            self._epoch_sum, self._epoch_count = 0.0, 0
 
 
 def save_instance_net(net: InstanceDiscNet, config: InstanceDiscConfig, num_images: int, path: str | os.PathLike) -> None:

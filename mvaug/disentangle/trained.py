@@ -33,14 +33,15 @@ class TrainedDisentangler:
     @classmethod
     def from_run(cls, run_dir: str | Path, device: torch.device | str = "cpu") -> TrainedDisentangler:
         """Load ``RUN/model.pt`` (written at the end of ``mvaug train``), or ``builtin:NAME``; errors name the missing file."""
-        from mvaug.io.assets import builtin_name, read_builtin
         from mvaug.disentangle.trainer import load_run_checkpoint
         from mvaug.engine.run_folder import RunPaths
+        from mvaug.io.assets import BuiltinModel, resolve_model
 
-        if builtin_name(run_dir):
-            payload, path = read_builtin(builtin_name(run_dir), None, "disentangler", device)
+        source = resolve_model(run_dir, None, "disentangler")
+        if isinstance(source, BuiltinModel):
+            payload, path = source.read(device)
             return cls.from_payload(payload, path, device)
-        run_dir = Path(run_dir)
+        run_dir = source
         if not run_dir.is_dir():
             raise DataError("disentangler run folder not found", run_dir)
         paths = RunPaths(run_dir)

@@ -53,3 +53,13 @@ def init_distributed(device: torch.device) -> tuple[DistributedContext, torch.de
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return DistributedContext(rank, world_size, local_rank), device
+
+
+def wrap_ddp(model: torch.nn.Module, device: torch.device, dist: DistributedContext, find_unused_parameters: bool = False) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when ``dist`` spans several processes, else ``model`` itself."""
+    if not dist.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused_parameters)

@@ -5,6 +5,7 @@ RUN/log.jsonl                        one strict-JSON line per logged step (:mod:
 RUN/checkpoints/<prefix><step>.pt    the latest KEEP_CHECKPOINTS checkpoints of each kind
 RUN/samples/                         pictures written while training
 RUN/model.pt                         the finished model (a disentangler run)
+RUN/best.pt                          the network with the best validation metric (a reconstructor run)
 """
 
 from __future__ import annotations
@@ -21,30 +22,22 @@ from mvaug.errors import DataError
 KEEP_CHECKPOINTS = 3
 
 
+def _in_run(name: str) -> property:
+    """A read-only attribute: the path ``name`` in the run folder (the module docstring lists them)."""
+    return property(lambda paths: paths.root / name, doc=f"RUN/{name}")
+
+
 @dataclass
 class RunPaths:
     root: Path
     created: Path | None = None  # the outermost folder start() made (the root or a parent of it), if any
 
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def samples(self) -> Path:
-        return self.root / "samples"
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "log.jsonl"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model.pt"
+    checkpoints = _in_run("checkpoints")
+    samples = _in_run("samples")
+    config = _in_run("config.yaml")
+    log = _in_run("log.jsonl")
+    model = _in_run("model.pt")
+    best = _in_run("best.pt")
 
     def latest_checkpoint(self, prefix: str = "step-") -> Path | None:
         found = sorted(self.checkpoints.glob(f"{prefix}*.pt"))

@@ -21,3 +21,15 @@ def batch_indices(step: int, num_images: int, batch_size: int, seed: int) -> tor
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     order = torch.randperm(num_images, generator=generator)
     return order[position * batch_size : (position + 1) * batch_size]
+
+
+def rng_state() -> dict:
+    """torch's CPU and CUDA generator states, for a checkpoint (plain tensors: weights-only loading reads them)."""
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def restore_rng(state: dict) -> None:
+    """Undo :func:`rng_state`; the states are CPU byte tensors, moved back if a map_location put them on a GPU."""
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

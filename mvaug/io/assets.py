@@ -6,7 +6,8 @@ card) and, for a disentangler, ``NAME.bank.npz`` (its content bank). The card re
 is, the resolved config, the data and training command, wall time, git commit, metrics, and the
 sha256 and size of each file, which :func:`verify` checks.
 
-A built-in model is named wherever a run folder or checkpoint is accepted as ``builtin:NAME``.
+A built-in model is named wherever a run folder or checkpoint is accepted as ``builtin:NAME``;
+:func:`resolve_model` is where a model reference is told apart (and None becomes the default built-in).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mvaug.errors import DataError
@@ -155,3 +157,29 @@ def read_builtin(name: str, kind: str | None, role: str, device="cpu", assets: P
         raise DataError(f"the built-in model '{name}' is a {card.get('kind')} {card.get('role')}, not a {wanted}", card_path(name, assets))
     path = model_file(name, "weights", assets)
     return read_payload_file(path, device), path
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """A built-in model wanted as a ``kind`` ``role`` (``kind`` None: any kind); its files are verified when read."""
+
+    name: str
+    kind: str | None
+    role: str
+
+    def read(self, device="cpu") -> tuple[dict, Path]:
+        """The verified payload and its weights file (:func:`read_builtin`)."""
+        return read_builtin(self.name, self.kind, self.role, device)
+
+    def file(self, part: str) -> Path:
+        """The verified file ``part`` ('weights' or 'bank')."""
+        return model_file(self.name, part)
+
+
+def resolve_model(ref, kind: str | None, role: str) -> BuiltinModel | Path:
+    """What a model reference names: ``builtin:NAME`` that built-in model, None the default built-in of ``kind`` and
+    ``role`` (:data:`DEFAULT_NAMES`), anything else a path (a run folder or checkpoint) for the caller to read."""
+    if ref is None:
+        return BuiltinModel(DEFAULT_NAMES[(kind, role)], kind, role)
+    name = builtin_name(ref)
+    return Path(ref) if name is None else BuiltinModel(name, kind, role)

@@ -59,10 +59,11 @@ def build_bank(
 
 def _run_files(run: str | os.PathLike) -> list[Path]:
     """The file a disentangler run is loaded from (none for a built-in model)."""
-    from mvaug.io.assets import builtin_name
     from mvaug.engine.run_folder import RunPaths
+    from mvaug.io.assets import BuiltinModel, resolve_model
 
-    return [] if builtin_name(run) else [RunPaths(Path(run)).model]
+    source = resolve_model(run, None, "disentangler")
+    return [] if isinstance(source, BuiltinModel) else [RunPaths(source).model]
 
 
 def _check_bank_output(out: Path, inputs: list[Path]) -> None:

@@ -27,15 +27,14 @@ class MultiViewSynthesizer:
     @classmethod
     def from_run(cls, run: str | os.PathLike, bank: str | os.PathLike | ContentBank | None = None, device: str | torch.device = "cpu") -> MultiViewSynthesizer:
         """Load RUN/model.pt and ``bank`` (a path, a loaded bank, or None for RUN/bank.npz); ``run`` may be ``builtin:NAME``."""
-        from mvaug.io.assets import builtin_name
         from mvaug.disentangle.trained import TrainedDisentangler
+        from mvaug.io.assets import BuiltinModel, resolve_model
 
         model = TrainedDisentangler.from_run(run, device)
         bank_path = None
-        if bank is None and builtin_name(run):
-            from mvaug.io.assets import model_file
-
-            bank = model_file(builtin_name(run), "bank")
+        source = resolve_model(run, None, "disentangler")
+        if bank is None and isinstance(source, BuiltinModel):
+            bank = source.file("bank")
         if not isinstance(bank, ContentBank):
             bank_path = Path(bank) if bank is not None else Path(run) / DEFAULT_BANK_NAME
             if bank is None and not bank_path.is_file():

@@ -36,19 +36,31 @@ class LoadedReconstructor:
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or in a run folder of ``mvaug train-recon`` its ``best.pt`` (else its latest step checkpoint)."""
+    return find_run_checkpoint(path, "reconstructor", "mvaug train-recon")
+
+
+def find_run_checkpoint(path: str | os.PathLike, what: str, trainer: str, disentangler_run: str | None = None) -> Path:
+    """A checkpoint file, or in a run folder of ``trainer`` its ``best.pt``, else its latest ``checkpoints/step-*.pt``.
+
+    A disentangler's run folder (``model.pt``) raises ``disentangler_run`` when given; else its ``model.pt`` is
+    returned, for the reader to say what it is. ``what`` names the checkpoint in the not-found error.
+    """
     path = Path(path)
     if not os.path.lexists(path):
-        raise DataError("reconstructor checkpoint or run folder not found", path)
+        raise DataError(f"{what} checkpoint or run folder not found", path)
     if not path.is_dir():  # a file, or a link loop the reader names
         return path
     if (path / BEST).is_file():
         return path / BEST
+    model = path / "model.pt"
+    if disentangler_run is not None and model.is_file():
+        raise DataError(disentangler_run, path)
     steps = sorted((path / "checkpoints").glob("step-*.pt"))
     if steps:
         return steps[-1]
-    if (path / "model.pt").is_file():
-        return path / "model.pt"  # another command's run folder: read it to say which
-    raise DataError(f"no {BEST} or checkpoints/step-*.pt: not a run folder of mvaug train-recon", path)
+    if model.is_file():
+        return model
+    raise DataError(f"no {BEST} or checkpoints/step-*.pt: not a run folder of {trainer}", path)
 
 
 def read_payload(path: Path, device) -> dict:
@@ -58,18 +70,18 @@ def read_payload(path: Path, device) -> dict:
     return payload
 
 
-def load_reconstructor(path: str | os.PathLike, device="cpu", kind: str = "chair") -> LoadedReconstructor:
+def load_reconstructor(path: str | os.PathLike | None, device="cpu", kind: str = "chair") -> LoadedReconstructor:
     """Read a run folder or checkpoint of ``mvaug train-recon``, or an official Pix2Vox .pth, onto ``device``.
 
-    ``builtin:NAME`` is a built-in model (:mod:`mvaug.builtin`). A checkpoint of another format, or of
-    a reconstructor for another ``kind``, raises :class:`DataError`.
+    ``builtin:NAME`` is a built-in model (:mod:`mvaug.builtin`), None the built-in one of ``kind``. A
+    checkpoint of another format, or of a reconstructor for another ``kind``, raises :class:`DataError`.
     """
-    from mvaug.io.assets import builtin_name, read_builtin
+    from mvaug.io.assets import BuiltinModel, resolve_model
 
-    if builtin_name(path):
-        payload, file = read_builtin(builtin_name(path), kind, "reconstructor", device)
-        return reconstructor_from_payload(payload, file, device, kind)
-    file = find_checkpoint(path)
+    source = resolve_model(path, kind, "reconstructor")
+    if isinstance(source, BuiltinModel):
+        return reconstructor_from_payload(*source.read(device), device, kind)
+    file = find_checkpoint(source)
     return reconstructor_from_payload(read_payload(file, device), file, device, kind)
 
 

@@ -74,21 +74,10 @@ class FaceReconstruction:
 
 def find_face_checkpoint(path: str | os.PathLike) -> Path:
     """A checkpoint file, or in a run folder of ``mvaug train-recon --kind face`` its ``best.pt`` (else its latest step)."""
-    from mvaug.recon.face_trainer import BEST
+    from mvaug.recon.checkpoint import find_run_checkpoint
 
-    path = Path(path)
-    if not os.path.lexists(path):
-        raise DataError("face reconstructor checkpoint or run folder not found", path)
-    if not path.is_dir():  # a file, or a link loop the reader names
-        return path
-    if (path / BEST).is_file():
-        return path / BEST
-    if (path / "model.pt").is_file():
-        raise DataError(f"this is a disentangler run folder (model.pt), not a face reconstructor: {_DISENTANGLER_HINT}", path)
-    steps = sorted((path / "checkpoints").glob("step-*.pt"))
-    if steps:
-        return steps[-1]
-    raise DataError(f"no {BEST} or checkpoints/step-*.pt: not a run folder of mvaug train-recon --kind face", path)
+    return find_run_checkpoint(path, "face reconstructor", "mvaug train-recon --kind face",
+                               f"this is a disentangler run folder (model.pt), not a face reconstructor: {_DISENTANGLER_HINT}")
 
 
 def read_face_payload(file: Path, device: torch.device | str = "cpu") -> dict:
@@ -126,16 +115,17 @@ class FaceReconstructor:
     device: torch.device
 
     @classmethod
-    def from_checkpoint(cls, path_or_run: str | os.PathLike, device: str | torch.device = "auto") -> FaceReconstructor:
-        """Load ``best.pt`` of a run folder (or any of its checkpoints), or ``builtin:NAME``; the wrong kind of file is a clear :class:`DataError`."""
-        from mvaug.io.assets import builtin_name, read_builtin
+    def from_checkpoint(cls, path_or_run: str | os.PathLike | None, device: str | torch.device = "auto") -> FaceReconstructor:
+        """Load ``best.pt`` of a run folder (or any of its checkpoints), or ``builtin:NAME`` (None: the built-in one);
+        the wrong kind of file is a clear :class:`DataError`."""
         from mvaug.engine.device import resolve_device
+        from mvaug.io.assets import BuiltinModel, resolve_model
 
         device = resolve_device(device) if isinstance(device, str) else device
-        if builtin_name(path_or_run):
-            payload, file = read_builtin(builtin_name(path_or_run), FACE_KIND, "reconstructor", device)
-            return cls.from_payload(payload, file, device)
-        file = find_face_checkpoint(path_or_run)
+        source = resolve_model(path_or_run, FACE_KIND, "reconstructor")
+        if isinstance(source, BuiltinModel):
+            return cls.from_payload(*source.read(device), device)
+        file = find_face_checkpoint(source)
         return cls.from_payload(read_face_payload(file, device), file, device)
 
     @classmethod
@@ -296,7 +286,6 @@ def run_face_reconstruct(
         raise ConfigError("three views were given: --run (view generation) is only used with one image")
     if len(paths) == 1 and run is None:
         run = default_ref(FACE_KIND, "disentangler")
-    recon = default_ref(FACE_KIND, "reconstructor") if recon is None else recon
     for path in paths:
         if not path.is_file():
             raise DataError("input image not found" if not path.exists() else "expected an image file, found a folder", path)

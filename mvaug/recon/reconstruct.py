@@ -32,8 +32,9 @@ class Reconstructor:
         self.model, self.config, self.device, self.source = model, config, device, source
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu", kind: str = "chair") -> Reconstructor:
-        """A run folder or checkpoint of ``mvaug train-recon``, or an official Pix2Vox .pth (read with ``map_location``)."""
+    def from_checkpoint(cls, path: str | os.PathLike | None, device: str | torch.device = "cpu", kind: str = "chair") -> Reconstructor:
+        """A run folder or checkpoint of ``mvaug train-recon``, an official Pix2Vox .pth (read with ``map_location``),
+        or ``builtin:NAME`` (None: the built-in one of ``kind``)."""
         from mvaug.engine.device import resolve_device
 
         device = resolve_device(device) if isinstance(device, str) else device
@@ -162,10 +163,6 @@ def run_reconstruct(
     if not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold}")
     paths = check_reconstruct_outputs(images, out, overwrite)
-    if recon is None:
-        from mvaug.io.assets import default_ref
-
-        recon = default_ref(kind, "reconstructor")
     reconstructor = Reconstructor.from_checkpoint(recon, device, kind)
     views = reconstructor.load_views(images)
     if generated is not None and len(generated):

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mvaug.disentangle.run import resolve_config
+from mvaug.config import resolve_run_config
+from mvaug.disentangle.config import ExperimentConfig
 from mvaug.disentangle.trainer import Trainer
 
 from tests.disentangle.conftest import square_images
@@ -26,7 +27,7 @@ def test_every_disentangler_config_is_listed():
 def test_config_trains_two_steps(name, tmp_path):
     # small batch and no L_ID (it needs a network from mvaug pretrain-id, tested on its own)
     overrides = ["train.batch_size=4", "train.steps=2", "train.encoder_steps=1", "loss.w_id=0"]
-    config = resolve_config(CONFIGS / name, overrides, tmp_path, resume=False)
+    config = resolve_run_config(ExperimentConfig, CONFIGS / name, overrides, tmp_path, resume=False)
     images = square_images(identities=2, views=3, size=config.model.image_size)
     trainer = Trainer(config, images, tmp_path / "run", torch.device("cpu"), progress=False)
     trainer.start(resume=False)

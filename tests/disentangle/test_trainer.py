@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from mvaug.engine.loop import TrainRequest
 from mvaug.cli.main import cli
 from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
 from mvaug.engine.seeding import batch_indices
@@ -137,10 +138,10 @@ def test_stage_two_alone_on_a_finished_stage_one(tmp_path):
 
     data, config = _image_folder(tmp_path), _config_file(tmp_path, steps=2)
     with pytest.raises(ConfigError, match="needs a finished stage 1"):
-        run_training(data, tmp_path / "empty", config, stage="encoders", device="cpu", progress=False)
-    run_training(data, tmp_path / "r", config, stage="generator", device="cpu", progress=False)
+        run_training(TrainRequest(data, tmp_path / "empty", config, device="cpu", progress=False), stage="encoders")
+    run_training(TrainRequest(data, tmp_path / "r", config, device="cpu", progress=False), stage="generator")
     assert not (tmp_path / "r/model.pt").exists()
-    run_training(data, tmp_path / "r", config, stage="encoders", device="cpu", progress=False)
+    run_training(TrainRequest(data, tmp_path / "r", config, device="cpu", progress=False), stage="encoders")
     payload = load_run_checkpoint(tmp_path / "r/model.pt")
     assert payload["step"] == 2 and payload["style_embeddings"].shape == (24, 16)
 

@@ -50,11 +50,12 @@ def tiny_faces(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_face_run(tiny_faces, tmp_path_factory) -> Path:
     """A run folder of train-recon --kind face after two steps of the tiny configuration (it holds best.pt)."""
+    from mvaug.engine.loop import TrainRequest
     from mvaug.recon.face_trainer import run_face_recon_training
 
     folder = tmp_path_factory.mktemp("face-recon")
     torch.set_num_threads(1)
-    run_face_recon_training(tiny_faces, folder / "run", write_yaml(folder / "tiny.yaml", TINY_FACE_RECON), device="cpu", progress=False)
+    run_face_recon_training(TrainRequest(tiny_faces, folder / "run", write_yaml(folder / "tiny.yaml", TINY_FACE_RECON), device="cpu", progress=False))
     return folder / "run"
 
 
@@ -62,11 +63,12 @@ def tiny_face_run(tiny_faces, tmp_path_factory) -> Path:
 def tiny_face_disentangler(tiny_faces, tmp_path_factory) -> Path:
     """A finished face disentangler (32 px) with its bank RUN/bank.npz of views az000_el00, az315_el00, az045_el00."""
     from mvaug.disentangle.run import run_training
+    from mvaug.engine.loop import TrainRequest
     from mvaug.multiview.pipeline import build_bank
     from mvaug.multiview.views import parse_views
 
     folder = tmp_path_factory.mktemp("face-disentangler")
     torch.set_num_threads(1)
-    run_training(tiny_faces, folder / "run", write_yaml(folder / "tiny.yaml", TINY_FACE_DISENTANGLER), device="cpu", progress=False)
+    run_training(TrainRequest(tiny_faces, folder / "run", write_yaml(folder / "tiny.yaml", TINY_FACE_DISENTANGLER), device="cpu", progress=False))
     build_bank(folder / "run", data=tiny_faces, views=parse_views("az000_el00,az315_el00,az045_el00"), device="cpu", progress=False)
     return folder / "run"

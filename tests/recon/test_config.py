@@ -2,10 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from mvaug.config import load_config
+from mvaug.config import load_config, resolve_run_config
 from mvaug.errors import ConfigError
 from mvaug.recon.config import ReconConfig
-from mvaug.recon.run import resolve_recon_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -36,7 +35,7 @@ def test_unknown_keys_and_bad_values_are_config_errors():
 
 
 def test_set_overrides_apply_after_the_file_and_resume_reads_the_run_config(tmp_path):
-    config = resolve_recon_config(CONFIGS / "pix2vox-quick.yaml", ["train.epochs=3", "train.two_stage=false", "model.variant=A"], tmp_path, resume=False)
+    config = resolve_run_config(ReconConfig, CONFIGS / "pix2vox-quick.yaml", ["train.epochs=3", "train.two_stage=false", "model.variant=A"], tmp_path, resume=False)
     assert (config.train.epochs, config.model.variant, config.model.image_size) == (3, "A", 64)
     (tmp_path / "config.yaml").write_text("train:\n  epochs: 7\n")
-    assert resolve_recon_config(CONFIGS / "pix2vox-quick.yaml", [], tmp_path, resume=True).train.epochs == 7
+    assert resolve_run_config(ReconConfig, CONFIGS / "pix2vox-quick.yaml", [], tmp_path, resume=True).train.epochs == 7

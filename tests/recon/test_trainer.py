@@ -3,7 +3,6 @@ import json
 import pytest
 import torch
 
-from mvaug.errors import DataError
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
 from mvaug.recon.data import ShapeNetViews
 from mvaug.recon.trainer import ReconTrainer
@@ -53,14 +52,6 @@ def test_a_resumed_run_equals_an_uninterrupted_one(chairs, tmp_path):
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
     assert second.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"] == 5e-4  # milestone 1 passed
-
-
-def test_a_used_run_folder_needs_resume(chairs, tmp_path):
-    trainer = make_trainer(chairs, tmp_path / "run")
-    trainer.start(resume=False)
-    trainer.train(max_steps=1)
-    with pytest.raises(DataError, match="--resume"):
-        make_trainer(chairs, tmp_path / "run").start(resume=False)
 
 
 def test_the_second_stage_trains_the_merger_with_encoder_and_decoder_frozen(chairs, tmp_path):
