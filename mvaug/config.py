@@ -87,6 +87,7 @@ def read_yaml(path: Path) -> Any:
 
 def _build(cls: type, data: dict, where: Path | None, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    data = _replace_retired(cls, data)
     hints = typing.get_type_hints(cls)
     unknown = [k for k in data if k not in fields]
     if unknown:
@@ -98,12 +99,24 @@ def _build(cls: type, data: dict, where: Path | None, prefix: str) -> Any:
     for name, value in data.items():
         default = _field_default(fields[name])
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict) and default is not None:
-            value = merged(config_to_dict(default), value)  # a partial section keeps the field's own defaults
+            value = merged(config_to_dict(default), _replace_retired(hints[name], value))  # a partial section keeps the field's own defaults
         values[name] = _convert(hints[name], value, where, f"{prefix}{name}")
     try:
         return cls(**values)
     except ValueError as err:
         raise ConfigError(f"{prefix.rstrip('.') + ': ' if prefix else ''}{err}", where) from None
+
+
+def _replace_retired(cls: type, data: dict) -> dict:
+    """Keys a config class no longer has but still reads (its ``retired_keys``: old key -> value -> new keys);
+    a new key written beside its old one wins."""
+    retired = getattr(cls, "retired_keys", {})
+    fields = {f.name for f in dataclasses.fields(cls)}
+    out = {k: v for k, v in data.items() if k not in retired or k in fields}
+    for key in data.keys() & retired.keys() - fields:
+        for new_key, value in retired[key](data[key]).items():
+            out.setdefault(new_key, value)
+    return out
 
 
 def _field_default(f: dataclasses.Field) -> Any:

@@ -8,9 +8,12 @@ ratios are what to compare between runs):
   installed) on the same chairs and cameras;
 * synthesis (render + voxelise + write PNG/binvox/obj): 2 workers vs 1 worker;
 * voxelisation: ours (Open3D triangle/box test + fill) vs trimesh's ``voxelized(pitch).fill()``;
-* voxel IoU: batched numpy and torch vs a per-grid Python loop.
+* voxel IoU: batched numpy and torch vs a per-grid Python loop;
+* precision: one training step (forward, losses, backward, Adam) of the 64-px disentangler at the
+  paper's widths, Pix2Vox-F and MVF-Net in bf16 autocast vs fp32 (:mod:`mvaug.engine.precision`),
+  with what ``precision: auto`` picks on this machine.
 
-Usage: python scripts/bench.py [--models 12] [--json docs/bench.json]
+Usage: python scripts/bench.py [--models 12] [--only precision] [--json docs/bench.json]
 """
 
 from __future__ import annotations
@@ -120,13 +123,66 @@ def bench_iou(n: int = 2048) -> dict:
     }
 
 
+def _step_seconds(model, loss_of, precision: str, steps: int) -> float:
+    """Median seconds of one optimiser step of ``model`` on ``loss_of(model)`` (the first, warm-up step not counted)."""
+    import torch
+
+    from mvaug.engine.precision import autocast
+
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        with autocast(torch.device("cpu"), precision):
+            loss = loss_of(model)
+        optimizer.zero_grad(set_to_none=True)
+        loss.float().backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def bench_precision(steps: int = 3) -> dict:
+    """Training images/s in bf16 autocast and fp32, same process, same inputs; ratio = bf16 / fp32 images/s."""
+    import torch
+    from mvfnet import MVFNet, MVFNetConfig
+    from pix2vox import Pix2Vox, Pix2VoxConfig
+
+    from mvaug.disentangle.config import ExperimentConfig
+    from mvaug.disentangle.model import DisentangleModel
+    from mvaug.engine.precision import cpu_has_native_bf16, resolve_precision
+
+    torch.manual_seed(0)
+    config = ExperimentConfig()  # the paper's chair generator: 64 px, channels (256, 256, 128, 64, 32)
+    disentangler = DisentangleModel(config, 1000)
+    images, index = torch.rand(32, 3, 64, 64), torch.randint(0, 1000, (32,))
+    voxels = torch.rand(8, 1, 3, 64, 64), (torch.rand(8, 32, 32, 32) > 0.8).float()
+    faces = torch.rand(8, 3, 3, 128, 128)
+    cases = {
+        "disentangler 64 px, batch 32": (disentangler, lambda m: (m.generator(*m.codes(index, images)).float() - images).abs().mean(), 32),
+        "Pix2Vox-F 64 px, frozen VGG, batch 8": (Pix2Vox(Pix2VoxConfig(variant="F", image_size=64)),
+                                                  lambda m: torch.nn.functional.binary_cross_entropy(m(voxels[0])["merged"].float(), voxels[1]), 8),
+        "MVF-Net 128 px, batch 8 triplets": (MVFNet(MVFNetConfig(image_size=128)), lambda m: sum(v.float().pow(2).mean() for v in m(faces).values()), 24),
+    }
+    out = {"cpu_native_bf16": cpu_has_native_bf16(), "auto_picks": resolve_precision("auto", torch.device("cpu")),
+           "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    for name, (model, loss_of, images_per_step) in cases.items():
+        fp32, bf16 = (_step_seconds(model, loss_of, p, steps) for p in ("fp32", "bf16"))
+        out[name] = {"fp32_images_per_s": images_per_step / fp32, "bf16_images_per_s": images_per_step / bf16, "bf16_speedup": fp32 / bf16}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=12, help="chairs per measurement")
     parser.add_argument("--views", type=int, default=24)
     parser.add_argument("--size", type=int, default=137)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--only", choices=["precision"], help="measure only this part")
     args = parser.parse_args()
+    if args.only == "precision":
+        report({"machine": f"{platform.machine()}, {platform.python_version()}", "precision": bench_precision()}, args.json)
+        return
 
     from mvaug.data.synth.writer import SynthChairsConfig, build_model, random_cameras
 
@@ -139,6 +195,7 @@ def main() -> None:
         "synthesis": bench_synthesis(args.models, args.views, args.size),
         "voxelize": bench_voxelize(meshes),
         "iou": bench_iou(),
+        "precision": bench_precision(),
     }
     report(results, args.json)
 

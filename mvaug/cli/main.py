@@ -56,8 +56,19 @@ def _symlink_loop(err: RuntimeError) -> str | None:
 
 @click.group(cls=MvaugGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mvaug")
-def cli() -> None:
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]),
+              help="Inference precision of generate, reconstruct and evaluate [$MVAUG_PRECISION, else auto: bf16 where native]; training reads train.precision.")
+@click.pass_context
+def cli(ctx, precision) -> None:
     """mvaug: synthesise missing views with content/style disentanglement for 3D reconstruction."""
+    if precision is not None:
+        import os
+
+        from mvaug.engine.precision import PRECISION_ENV
+
+        before = os.environ.get(PRECISION_ENV)
+        os.environ[PRECISION_ENV] = precision  # read by the inference modules and inherited by worker processes
+        ctx.call_on_close(lambda: os.environ.pop(PRECISION_ENV) if before is None else os.environ.update({PRECISION_ENV: before}))
 
 
 @cli.command()

@@ -7,9 +7,10 @@ One dataclass per component; ``ExperimentConfig`` composes them and is what ``mv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from mvaug.config import require_at_least
+from mvaug.engine.precision import RETIRED_BF16_SWITCH, Precision
 
 
 @dataclass
@@ -100,8 +101,9 @@ class TrainConfig:
     sample_every: int = 1_000
     log_every: int = 50
     seed: int = 0
-    bf16: bool = True
-    """bf16 autocast on CUDA (ignored on the CPU)."""
+    precision: Precision = "auto"
+    """bf16 autocast or fp32 for the forward passes of both stages; auto = bf16 where native (:mod:`mvaug.engine.precision`)."""
+    retired_keys: ClassVar[dict] = RETIRED_BF16_SWITCH
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "steps", "batch_size", "encoder_steps", "checkpoint_every", "sample_every", "log_every")

@@ -35,6 +35,7 @@ from torch import nn
 from mvaug.config import require_at_least, require_fraction
 from mvaug.engine.loop import Schedule, TrainingLoop, TrainingTask, every
 from mvaug.engine.optimizer import adam
+from mvaug.engine.precision import Precision, autocast, resolve_precision
 from mvaug.errors import ConfigError, DataError
 
 CHECKPOINT_FORMAT = "mvaug-instance-disc-v1"
@@ -86,6 +87,8 @@ class InstanceDiscConfig:
     """Side of the square training views in pixels; the images must have this size."""
     seed: int = 0
     """Seeds the network, the bank, the batch order and the augmentations."""
+    precision: Precision = "auto"
+    """bf16 autocast or fp32 for the network's forward pass (the instance loss stays fp32; :mod:`mvaug.engine.precision`)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     """Random views of each image."""
 
@@ -262,7 +265,8 @@ def pretrain_instance_discrimination(
     with _seeded(config.seed, device):
         net = InstanceDiscNet(config.feature_dim).to(device)
         bank = MemoryBank(embed(net, images, device), config.temperature, config.memory_momentum)
-        task = InstanceDiscrimination(net, bank, view_loader(images, config, config.seed, shuffle=True, workers=workers), device)
+        task = InstanceDiscrimination(net, bank, view_loader(images, config, config.seed, shuffle=True, workers=workers), device,
+                                     resolve_precision(config.precision, device))
         optimizer = adam({"network": net.parameters()}, config.lr)
         epoch = task.steps_per_epoch
         milestones = sorted({round(f * config.epochs) for f in config.lr_milestones})
@@ -286,8 +290,8 @@ class InstanceDiscrimination(TrainingTask):
 
     label = "instance discrimination"
 
-    def __init__(self, net: InstanceDiscNet, bank: MemoryBank, loader: torch.utils.data.DataLoader, device: torch.device):
-        self.model, self.bank, self.loader, self.device = net, bank, loader, device
+    def __init__(self, net: InstanceDiscNet, bank: MemoryBank, loader: torch.utils.data.DataLoader, device: torch.device, precision: str = "fp32"):
+        self.model, self.bank, self.loader, self.device, self.precision = net, bank, loader, device, precision
         self.steps_per_epoch = len(loader)
         self.epoch_losses: list[float] = []
         self._epoch_sum, self._epoch_count = 0.0, 0
@@ -305,7 +309,9 @@ class InstanceDiscrimination(TrainingTask):
 
     def losses(self, batch) -> dict[str, torch.Tensor]:
         views, index = batch
-        self._features, self._index = self.model(views.to(self.device).float().div_(255.0)), index.to(self.device)
+        with autocast(self.device, self.precision):
+            features = self.model(views.to(self.device).float().div_(255.0))
+        self._features, self._index = features.float(), index.to(self.device)
         return {"instance": self.bank.loss(self._features, self._index)}
 
     def after_step(self, step: int, losses: dict[str, torch.Tensor]) -> None:

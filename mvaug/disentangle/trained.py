@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from mvaug.engine.precision import inference_autocast
 from mvaug.errors import ConfigError, DataError
 
 
@@ -93,12 +94,14 @@ class TrainedDisentangler:
         """images (B, 3, S, S) -> style (B, d_s), content (B, d_c)."""
         self._check_images(images)
         images = images.to(self.device)
-        return self.style_encoder(images), self.content_encoder(images)
+        with inference_autocast(self.device):
+            return self.style_encoder(images).float(), self.content_encoder(images).float()
 
     @torch.no_grad()
     def generate(self, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
         """G(s, c): style (B, d_s), content (B, d_c) -> images (B, 3, S, S) in [0, 1]."""
-        return self.generator(style.to(self.device), content.to(self.device))
+        with inference_autocast(self.device):
+            return self.generator(style.to(self.device), content.to(self.device)).float()
 
     def project_content(self, codes: torch.Tensor) -> torch.Tensor:
         """Put content codes (B, d_c) on the prior's support, as the fusion block sees them (Eq. 3's norm(c))."""

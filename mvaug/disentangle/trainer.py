@@ -28,7 +28,7 @@ from mvaug.disentangle.model import DisentangleModel
 from mvaug.engine.distributed import DistributedContext, wrap_ddp
 from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, every
 from mvaug.engine.optimizer import adam
-from mvaug.engine.precision import autocast
+from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.engine.seeding import batch_indices
 from mvaug.errors import DataError
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
@@ -134,6 +134,7 @@ class LatentOptimisation(TrainingTask):
             torch.manual_seed(config.train.seed + 1000 * dist.rank)  # independent noise per rank
         self.recon_loss, self.recon_name = build_recon_loss(config.loss, self.device)
         self.id_features = build_id_features(config.loss, self.device)
+        self.precision = resolve_precision(config.train.precision, self.device)
         self.sample_index = sample_indices(len(self.images))  # images shown in the sample grids
 
     def batch(self, step: int) -> tuple[int, torch.Tensor]:
@@ -146,7 +147,7 @@ class LatentOptimisation(TrainingTask):
     def losses(self, batch) -> dict[str, torch.Tensor]:
         step, index = batch
         images = self.images.float_images(index).to(self.device, non_blocking=True)
-        with autocast(self.device, self.config.train.bf16):
+        with autocast(self.device, self.precision):
             losses, _ = self.forward(index.to(self.device), images, step, self.recon_loss, self.id_features)
         return losses
 
@@ -207,6 +208,7 @@ class EncoderRegression(TrainingTask):
         self.config, self.images, self.device = trainer.config, trainer.images, trainer.device
         self.model = torch.nn.ModuleDict({"style": Encoder(m.style_dim, m.image_size), "content": Encoder(m.content_dim, m.image_size)}).to(self.device)
         self.targets = {name: table.weight.detach() for name, table in trainer.model.embedding_tables().items()}
+        self.precision = trainer.stage1.precision
 
     def batch(self, step: int) -> torch.Tensor:
         cfg = self.config.train
@@ -218,7 +220,9 @@ class EncoderRegression(TrainingTask):
     def losses(self, batch) -> dict[str, torch.Tensor]:
         images = self.images.float_images(batch).to(self.device)
         index = batch.to(self.device)
-        return {f"encoder_{name}_l1": (self.model[name](images) - target[index]).abs().mean() for name, target in self.targets.items()}
+        with autocast(self.device, self.precision):
+            codes = {name: self.model[name](images) for name in self.targets}
+        return {f"encoder_{name}_l1": (codes[name].float() - target[index]).abs().mean() for name, target in self.targets.items()}
 
     def log_fields(self, step: int, batch) -> dict:
         return {"stage": 2}

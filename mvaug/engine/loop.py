@@ -79,6 +79,8 @@ class TrainingTask:
     """'min' or 'max': which way ``best_metric`` improves."""
     postfix_keys: tuple[str, ...] | None = None
     """Losses shown on the progress bar (None: all)."""
+    precision = "fp32"
+    """The resolved precision of the task's forward passes ('fp32' or 'bf16', :mod:`mvaug.engine.precision`); logged."""
     model: torch.nn.Module
 
     def batches(self, start: int, end: int) -> Iterable:
@@ -222,7 +224,7 @@ class TrainingLoop:
                     writer.add_scalar(f"train/{key}", value, self.step)
 
     def _log_training(self, losses: dict[str, torch.Tensor], images_per_s: float, batch) -> dict:
-        record = {"step": self.step, **{k: float(v) for k, v in losses.items()}, "images_per_s": images_per_s}
+        record = {"step": self.step, **{k: float(v) for k, v in losses.items()}, "images_per_s": images_per_s, "precision": self.task.precision}
         record.update(self.task.log_fields(self.step, batch))
         self.log(record)
         return record

@@ -9,11 +9,12 @@ colour jitter 0.4, lighting noise 0.1, RGB permutation; validation on a 240-grey
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pix2vox import Pix2VoxConfig
 
 from mvaug.config import require_at_least, require_fraction
+from mvaug.engine.precision import RETIRED_BF16_SWITCH, Precision
 
 KINDS = ("chair",)  # what a reconstructor was trained on; faces (MVF-Net) come with their own issue
 
@@ -126,8 +127,9 @@ class ReconTrainConfig:
     log_every: int = 20
     val_limit: int | None = None
     """Validate on at most this many models (None: the whole split)."""
-    bf16: bool = False
-    """bf16 autocast on CUDA (ignored on the CPU)."""
+    precision: Precision = "auto"
+    """bf16 autocast or fp32 for the network's forward pass (the BCE stays fp32); auto = bf16 where native (:mod:`mvaug.engine.precision`)."""
+    retired_keys: ClassVar[dict] = RETIRED_BF16_SWITCH
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "epochs", "batch_size", "checkpoint_every", "log_every")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from mvfnet import LossWeights
 
 from mvaug.config import require_at_least, require_fraction
+from mvaug.engine.precision import Precision
 
 FACE_KIND = "face"
 
@@ -101,6 +102,8 @@ class FaceTrainConfig:
     log_every: int = 25
     val_every: int = 250
     """Steps between validations on ``data.val_split``; a lower validation vertex RMSE replaces ``best.pt``."""
+    precision: Precision = "auto"
+    """bf16 autocast or fp32 for the network's forward pass (the losses stay fp32); auto = bf16 where native (:mod:`mvaug.engine.precision`)."""
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "steps", "batch_size", "checkpoint_every", "log_every", "val_every")

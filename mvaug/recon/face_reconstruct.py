@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mvaug.engine.precision import inference_autocast
 from mvaug.errors import ConfigError, DataError
 from mvaug.recon.face_config import FACE_KIND, FaceReconConfig
 
@@ -165,7 +166,9 @@ class FaceReconstructor:
 
         if views.ndim != 5 or views.shape[1:3] != (3, 3):
             raise ValueError(f"expected views of shape (B, 3, 3, H, W) (front, left, right), got {tuple(views.shape)}")
-        out = self.model(resize_views(views.float(), self.image_size).to(self.device))
+        with inference_autocast(self.device):
+            out = self.model(resize_views(views.float(), self.image_size).to(self.device))
+        out = {k: v.float() for k, v in out.items()}
         out["vertices"] = self.morphable.vertices(out["id"], out["exp"])
         out["landmarks"] = self.morphable.landmarks(out["id"], out["exp"])
         return out

@@ -26,12 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from mvfnet import MVFNet, MVFNetConfig, checkpoint_payload, model_from_payload, mvfnet_losses
+from mvfnet import MVFNet, MVFNetConfig, checkpoint_payload, model_from_payload, mvfnet_losses, rotation_6d_to_matrix
 from mvfnet.checkpoint import CheckpointError
 
 from mvaug.config import config_to_dict, load_config
 from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, TrainRequest, TrainResult, every
 from mvaug.engine.optimizer import adam
+from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.engine.seeding import batch_indices
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint
@@ -108,6 +109,7 @@ class FaceReconTrainer(RunFolderTrainer, TrainingTask):
                 raise ConfigError(f"the {name} triplets are {data.image_size} px, the config asks for data.image_size {config.data.image_size}")
         super().__init__(config, run_dir, device, progress)
         self.train_data, self.val_data = train_data, val_data
+        self.precision = resolve_precision(config.train.precision, device)
         self.morphable = morphable.to(device)
         self.model = MVFNet(network_config(config, morphable))
         init_pose_bias(self.model, train_data)
@@ -139,7 +141,11 @@ class FaceReconTrainer(RunFolderTrainer, TrainingTask):
 
     def losses(self, batch) -> dict[str, torch.Tensor]:
         images, index = batch
-        out = self.model(images.to(self.device, non_blocking=True))
+        with autocast(self.device, self.precision):
+            out = self.model(images.to(self.device, non_blocking=True))
+        if self.precision == "bf16":  # the losses, and the rotation they read, in fp32
+            out = {k: v.float() for k, v in out.items()}
+            out["rotation"] = rotation_6d_to_matrix(out["rotation_6d"])
         return mvfnet_losses(out, self.train_data.targets(index, self.device), self.morphable.landmarks, None, self.config.loss)
 
     def log_fields(self, step: int, batch) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mvaug.engine.precision import inference_autocast
 from mvaug.errors import ConfigError
 from mvaug.recon.checkpoint import load_reconstructor
 from mvaug.recon.config import ReconConfig
@@ -92,7 +93,9 @@ class Reconstructor:
         views = views.to(self.device, torch.float32)
         if views.shape[-2:] != (self.image_size, self.image_size):
             views = torch.nn.functional.interpolate(views, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
-        return self.model.final(self.model(views.unsqueeze(0)))[0].float().cpu()
+        with inference_autocast(self.device):
+            out = self.model(views.unsqueeze(0))
+        return self.model.final(out)[0].float().cpu()
 
 
 @dataclass

@@ -27,7 +27,7 @@ from mvaug.config import config_to_dict, load_config
 from mvaug.engine.distributed import DistributedContext, wrap_ddp
 from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, every
 from mvaug.engine.optimizer import adam
-from mvaug.engine.precision import autocast
+from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.errors import DataError
 from mvaug.geometry.voxel_iou import DEFAULT_THRESHOLDS
 from mvaug.io.checkpoint import load_checkpoint
@@ -62,6 +62,7 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
     ):
         super().__init__(config, run_dir, device, progress, dist)
         self.train_data, self.val_data = train_data, val_data
+        self.precision = resolve_precision(config.train.precision, device)
         self.model = build_pix2vox(config.model).to(device)
         if config.vgg_weights:
             try:
@@ -138,7 +139,7 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         images = batch["images"].to(self.device, non_blocking=True)
         voxels = batch["voxels"].to(self.device, non_blocking=True)
-        with autocast(self.device, self.config.train.bf16):
+        with autocast(self.device, self.precision):
             out = self.forward(images, use_merger=self.config.model.use_merger and self._stage != 1)
         scale = self.config.optim.loss_scale
         losses = {"merged": F.binary_cross_entropy(out["merged"].float(), voxels) * scale}
