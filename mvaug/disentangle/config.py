@@ -39,6 +39,9 @@ class ModelConfig:
     """Ramp the noise std linearly from 0 to noise_std over this many steps (0 = full noise from the start)."""
     embedding_init_std: float = 0.05
     """Initial embeddings ~ U(-a, a) with this a (LORD's initialisation)."""
+    supervision: Literal["none", "object"] = "none"
+    """none: one style code per image (the paper's unsupervised model); object: one per object, shared by all
+    of its views, as LORD shares its class code (needs data that names the object of every image)."""
 
     def __post_init__(self) -> None:
         stages = {32: 3, 64: 4, 128: 5}.get(self.image_size)
@@ -48,6 +51,8 @@ class ModelConfig:
             raise ValueError(f"channels needs {stages + 1} widths for {self.image_size}x{self.image_size} (4x4 plus {stages} stages), got {len(self.channels)}")
         if self.noise_std < 0 or self.noise_warmup_steps < 0 or (self.style_noise_std or 0) < 0:
             raise ValueError("noise_std and noise_warmup_steps must be non-negative")
+        if self.supervision == "object" and not self.latent_optimization:
+            raise ValueError("supervision 'object' shares a learned style code among an object's views; it needs latent_optimization")
 
 
 @dataclass

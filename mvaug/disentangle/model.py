@@ -21,16 +21,24 @@ class DisentangleModel(nn.Module):
     """G plus the codes of N training images.
 
     With latent optimisation the codes are embedding tables s (N, d_s) and c (N, d_c); in the
-    amortised ablation they come from encoders applied to the images.
+    amortised ablation they come from encoders applied to the images. With ``supervision: object``
+    the style table has one row per object (O, d_s), and ``style_rows`` (N,) says which row each image uses.
     """
 
-    def __init__(self, config: ExperimentConfig, num_images: int):
+    def __init__(self, config: ExperimentConfig, num_images: int, objects: torch.Tensor | None = None):
+        """``objects`` (N,): the object of each image, needed by ``supervision: object`` (any integer labels)."""
         super().__init__()
         self.config = config
         m = config.model
         self.generator = Generator(m)
+        rows = None
+        if m.supervision == "object":
+            if objects is None or objects.shape != (num_images,):
+                raise ValueError(f"supervision 'object' needs the object of each of the {num_images} images")
+            rows = torch.unique(objects, return_inverse=True)[1]  # (N,) row of each image's object
+        self.register_buffer("style_rows", rows)  # None (no state-dict entry) without object supervision
         if m.latent_optimization:
-            self.style = nn.Embedding(num_images, m.style_dim)
+            self.style = nn.Embedding(num_images if self.style_rows is None else int(self.style_rows.max()) + 1, m.style_dim)
             self.content = nn.Embedding(num_images, m.content_dim)
             for table in (self.style, self.content):
                 nn.init.uniform_(table.weight, -m.embedding_init_std, m.embedding_init_std)
@@ -42,6 +50,14 @@ class DisentangleModel(nn.Module):
         """The latent-optimised code tables {'style', 'content'}; empty for amortised encoders."""
         return {name: getattr(self, name) for name in ("style", "content") if hasattr(self, name)}
 
+    @torch.no_grad()
+    def image_codes(self) -> dict[str, torch.Tensor]:
+        """The learned codes of every training image, {'style': (N, d_s), 'content': (N, d_c)}; empty when amortised."""
+        tables = {name: table.weight.detach() for name, table in self.embedding_tables().items()}
+        if tables and self.style_rows is not None:
+            tables["style"] = tables["style"][self.style_rows]
+        return tables
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         if self.config.model.latent_optimization:
             return {"networks": list(self.generator.parameters()), "embeddings": [self.style.weight, self.content.weight]}
@@ -50,7 +66,7 @@ class DisentangleModel(nn.Module):
     def codes(self, index: torch.Tensor | None, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Style (B, d_s) and content (B, d_c) codes of the batch, before the reparametric noise."""
         if self.config.model.latent_optimization:
-            return self.style(index), self.content(index)
+            return self.style(index if self.style_rows is None else self.style_rows[index]), self.content(index)
         return self.style_encoder(images), self.content_encoder(images)
 
     @torch.no_grad()

@@ -30,7 +30,7 @@ from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, Training
 from mvaug.engine.optimizer import adam
 from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.engine.seeding import batch_indices
-from mvaug.errors import DataError
+from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = "mvaug-disentangle-v1"
@@ -70,7 +70,7 @@ class Trainer(RunFolderTrainer):
     def __init__(self, config: ExperimentConfig, images: ImageSet, run_dir: str | Path, device: torch.device, progress: bool = True, dist: DistributedContext = DistributedContext()):
         super().__init__(config, run_dir, device, progress, dist)
         self.images = images
-        self.model = DisentangleModel(config, len(images)).to(device)
+        self.model = DisentangleModel(config, len(images), _objects(config, images)).to(device)
         self.stage1 = LatentOptimisation(self)
         opt, train = config.optim, config.train
         schedule = Schedule(train.steps, log=every(train.log_every), checkpoint=every(train.checkpoint_every), samples=every(train.sample_every))
@@ -111,10 +111,19 @@ class Trainer(RunFolderTrainer):
             "content_encoder": content_encoder.state_dict(),
             "recon_loss": self.recon_name,
         }
-        if self.config.model.latent_optimization:
-            payload["style_embeddings"] = self.model.style.weight.detach().cpu()
-            payload["content_embeddings"] = self.model.content.weight.detach().cpu()
+        if self.config.model.latent_optimization:  # one row per training image (an object's views share theirs under object supervision)
+            codes = self.model.image_codes()
+            payload["style_embeddings"], payload["content_embeddings"] = codes["style"].cpu(), codes["content"].cpu()
         save_checkpoint(self.paths.model, payload)
+
+
+def _objects(config: ExperimentConfig, images: ImageSet) -> torch.Tensor | None:
+    """The object of each image for ``model.supervision: object`` (None otherwise); data that names none is refused."""
+    if config.model.supervision != "object":
+        return None
+    if images.identities is None:
+        raise ConfigError(f"model.supervision: object needs the object of every image; {images.kind} data names none (use a ShapeNet-layout, 3D Chairs or synth-faces folder)")
+    return images.identities
 
 
 class LatentOptimisation(TrainingTask):
@@ -207,7 +216,7 @@ class EncoderRegression(TrainingTask):
         m = trainer.config.model
         self.config, self.images, self.device = trainer.config, trainer.images, trainer.device
         self.model = torch.nn.ModuleDict({"style": Encoder(m.style_dim, m.image_size), "content": Encoder(m.content_dim, m.image_size)}).to(self.device)
-        self.targets = {name: table.weight.detach() for name, table in trainer.model.embedding_tables().items()}
+        self.targets = trainer.model.image_codes()
         self.precision = trainer.stage1.precision
 
     def batch(self, step: int) -> torch.Tensor:

@@ -3,11 +3,13 @@ import torch
 
 from mvaug.config import load_config
 from mvaug.disentangle.config import CapacityConfig, ExperimentConfig, ModelConfig
+from mvaug.disentangle.data import ImageSet
 from mvaug.disentangle.generator import Encoder, Generator
 from mvaug.disentangle.model import DisentangleModel, information_bottleneck
 from mvaug.disentangle.recon import l1_loss
+from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
 from mvaug.errors import ConfigError
-from tests.disentangle.conftest import tiny_config
+from tests.disentangle.conftest import square_images, tiny_config
 
 
 @pytest.mark.parametrize("fusion", ["multiple", "single", "concat"])
@@ -110,3 +112,31 @@ def test_style_noise_can_differ_from_content_noise():
 def test_training_lengths_must_be_positive():
     with pytest.raises(ConfigError, match="train: encoder_steps must be at least 1, got 0"):
         load_config(ExperimentConfig, {"train": {"encoder_steps": 0}})
+
+
+def test_object_supervision_shares_one_style_code_among_an_objects_views(tmp_path):
+    images = square_images(identities=3, views=4)
+    config = tiny_config(supervision="object")
+    config.train.steps, config.train.encoder_steps = 3, 2
+    trainer = Trainer(config, images, tmp_path / "run", torch.device("cpu"), progress=False)
+    assert trainer.model.style.weight.shape[0] == 3 and trainer.model.content.weight.shape[0] == 12
+    trainer.start(resume=False)
+    trainer.train()
+    style, content = trainer.model.codes(torch.arange(12), images.float_images(slice(None)))
+    for identity in range(3):
+        same = style[images.identities == identity]
+        assert torch.equal(same, same[:1].expand_as(same))  # every view of the object: one code
+    assert not torch.equal(style[0], style[4]) and not torch.equal(content[0], content[1])
+    trainer.fit_encoders()
+    payload = load_run_checkpoint(tmp_path / "run/model.pt")
+    assert payload["style_embeddings"].shape == (12, 16) and torch.equal(payload["style_embeddings"], style)
+    resumed = Trainer(config, images, tmp_path / "run", torch.device("cpu"), progress=False)
+    assert resumed.restore_latest() and torch.equal(resumed.model.style_rows, trainer.model.style_rows)
+
+
+def test_object_supervision_needs_named_objects_and_learned_codes():
+    unnamed = ImageSet(torch.zeros(4, 3, 32, 32, dtype=torch.uint8), None, None, ["a", "b", "c", "d"], "folder")
+    with pytest.raises(ConfigError, match="needs the object of every image; folder data names none"):
+        Trainer(tiny_config(supervision="object"), unnamed, "unused", torch.device("cpu"), progress=False)
+    with pytest.raises(ConfigError, match="model: supervision 'object' .* needs latent_optimization"):
+        load_config(ExperimentConfig, {"model": {"supervision": "object", "latent_optimization": False}})
