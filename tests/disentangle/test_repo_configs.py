@@ -12,7 +12,7 @@ from mvaug.disentangle.trainer import Trainer
 from tests.disentangle.conftest import square_images
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-DISENTANGLER_CONFIGS = ["chairs-quick.yaml", "chairs-paper.yaml", "celeba-paper.yaml", "faces-quick.yaml"]
+DISENTANGLER_CONFIGS = ["chairs-quick.yaml", "chairs-paper.yaml", "celeba-paper.yaml", "faces-quick.yaml", "chairs-cpu64.yaml"]
 
 
 def test_every_disentangler_config_is_listed():
