@@ -32,7 +32,7 @@ def run_codes(run_dir: Path, images, device: torch.device):
     config = load_config(ExperimentConfig, payload["config"])
     if payload["num_images"] != len(images):
         raise DataError(f"the run was trained on {payload['num_images']} images, the data has {len(images)}; pass the run's training data", run_dir)
-    model = DisentangleModel(config, len(images)).to(device)
+    model = DisentangleModel(config, len(images), payload["model"].get("style_rows")).to(device)  # object supervision: the saved rows
     model.load_state_dict(payload["model"])
     model.eval()
     style, content = model.all_codes(images)
