@@ -3,8 +3,9 @@
 Under bf16 autocast the convolutions and matrix products of a forward pass run in bfloat16, while the
 parameters (embeddings included), their gradients and the optimiser state stay fp32. ``auto`` picks
 bf16 where the hardware computes it natively: CUDA devices that support it, and CPUs with AMX tiles or
-AVX-512 BF16 (as torch detects them). Elsewhere bf16 is emulated and slower than fp32 (0.28x for the
-32-px disentangler on an AVX2-only CPU, ``scripts/bench.py``), so ``auto`` keeps fp32 there.
+AVX-512 BF16 (as torch detects them). Elsewhere bf16 is emulated and much slower than fp32 (0.03x for
+a 64-px disentangler training step on an AVX2-only CPU, ``scripts/bench.py --only precision``), so
+``auto`` keeps fp32 there.
 """
 
 from __future__ import annotations
