@@ -201,8 +201,10 @@ class TrainingLoop:
         """One optimiser step on ``batch``; returns the detached losses."""
         self.task.before_step(self.step)
         losses = self.task.losses(batch)
-        require_finite_losses(dict(sorted(losses.items(), key=lambda kv: kv[0] != "total")), self.step + 1, self.errors_name)
         total = losses["total"] if "total" in losses else sum(losses.values())
+        if not torch.isfinite(total.detach()):  # one device sync per step; the error names the first bad term
+            named = dict(sorted(losses.items(), key=lambda kv: kv[0] != "total")) | {"total": total}
+            require_finite_losses(named, self.step + 1, self.errors_name)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
