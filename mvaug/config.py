@@ -33,6 +33,7 @@ def load_config(cls: type[T], source: str | os.PathLike | dict | None = None, ov
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of keys to values at the top level, got {type(data).__name__}", where)
     data = {**data, **(overrides or {})}
+    _check_exclusive(cls, data, where, prefix="")
     return _build(cls, data, where, prefix="")
 
 
@@ -99,12 +100,20 @@ def _build(cls: type, data: dict, where: Path | None, prefix: str) -> Any:
     for name, value in data.items():
         default = _field_default(fields[name])
         if dataclasses.is_dataclass(hints[name]) and isinstance(value, dict) and default is not None:
+            _check_exclusive(hints[name], value, where, f"{prefix}{name}.")
             value = merged(config_to_dict(default), _replace_retired(hints[name], value))  # a partial section keeps the field's own defaults
         values[name] = _convert(hints[name], value, where, f"{prefix}{name}")
     try:
         return cls(**values)
     except ValueError as err:
         raise ConfigError(f"{prefix.rstrip('.') + ': ' if prefix else ''}{err}", where) from None
+
+
+def _check_exclusive(cls: type, given: dict, where: Path | None, prefix: str) -> None:
+    """Pairs of keys of which a config gives at most one (``cls.exclusive_keys``), checked before defaults fill in."""
+    for first, second in getattr(cls, "exclusive_keys", ()):
+        if given.get(first) is not None and given.get(second) is not None:
+            raise ConfigError(f"'{prefix}{first}' and '{prefix}{second}' both given; set one (the other to null)", where)
 
 
 def _replace_retired(cls: type, data: dict) -> dict:

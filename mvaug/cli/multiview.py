@@ -72,18 +72,20 @@ def generate(images, run, bank_path, views, out, batch_size, device, quiet) -> N
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--data", required=True, type=click.Path(), help="ShapeNet-layout data the run was trained on (its train split).")
 @click.option("--split", default="test", show_default=True, help="Held-out split to evaluate.")
+@click.option("--held-out", type=click.Path(), help="ShapeNet-layout data holding the held-out objects, e.g. fresh chairs of an unused seed [--data].")
 @click.option("--bank", "bank_path", type=click.Path(dir_okay=False), help="Content bank [RUN/bank.npz].")
 @click.option("--input-view", default=0, show_default=True, help="Index of the render used as the single input.")
 @click.option("--distance", default="auto", show_default=True, type=click.Choice(["auto", "ssim", "l1"]), help="auto: LPIPS when its weights are on disk, else 1-SSIM.")
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder [RUN/eval-generate].")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
 @click.option("--device", default="auto", show_default=True, type=DEVICE)
-def eval_generate(run, data, split, bank_path, input_view, distance, out, device) -> None:
+def eval_generate(run, data, split, held_out, bank_path, input_view, distance, out, seed, device) -> None:
     """Generated views of held-out objects vs their real renders, with two baselines."""
     from pathlib import Path
 
     from mvaug.evaluate.generation import evaluate_generation, format_generation_table
 
     out = out or str(Path(run) / "eval-generate")
-    summary = evaluate_generation(run, data, out, bank_path, split, input_view, distance, device=device)
+    summary = evaluate_generation(run, data, out, bank_path, split, input_view, distance, device=device, held_out=held_out, seed=seed)
     click.echo(format_generation_table(summary))
     click.echo(f"report: {Path(out) / 'report.md'}")

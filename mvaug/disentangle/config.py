@@ -6,7 +6,8 @@ One dataclass per component; ``ExperimentConfig`` composes them and is what ``mv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 from mvaug.config import require_at_least
@@ -108,10 +109,32 @@ class TrainConfig:
     seed: int = 0
     precision: Precision = "auto"
     """bf16 autocast or fp32 for the forward passes of both stages; auto = bf16 where native (:mod:`mvaug.engine.precision`)."""
+    epochs: float | None = None
+    """When set, stage 1 lasts this many passes over the training images and takes the place of ``steps``
+    (ceil(epochs x images / batch_size)), so that a larger data set is not silently under-trained. A config
+    gives one of the two. The run's config.yaml records the steps it became. Warm-ups and capacity ramps
+    stay counted in steps."""
+    encoder_epochs: float | None = None
+    """The same for stage 2: when set, it takes the place of ``encoder_steps``."""
     retired_keys: ClassVar[dict] = RETIRED_BF16_SWITCH
+    exclusive_keys: ClassVar[tuple] = (("steps", "epochs"), ("encoder_steps", "encoder_epochs"))
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "steps", "batch_size", "encoder_steps", "checkpoint_every", "sample_every", "log_every")
+        for name in ("epochs", "encoder_epochs"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    def in_steps(self, num_images: int) -> TrainConfig:
+        """This schedule for ``num_images`` training images with ``epochs``/``encoder_epochs`` turned into steps."""
+        def steps(epochs: float | None, fallback: int) -> int:
+            return fallback if epochs is None else max(1, math.ceil(epochs * num_images / self.batch_size))
+
+        return replace(self, steps=steps(self.epochs, self.steps), encoder_steps=steps(self.encoder_epochs, self.encoder_steps), epochs=None, encoder_epochs=None)
+
+    def epoch(self, step: int, num_images: int) -> float:
+        """Passes over ``num_images`` training images made after ``step`` steps of stage 1 or 2."""
+        return step * self.batch_size / num_images
 
 
 @dataclass

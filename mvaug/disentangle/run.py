@@ -29,6 +29,6 @@ def run_training(request: TrainRequest, stage: str = "all") -> TrainResult:
         last = trainer.fit(request.resume, max_steps).last
     elif not trainer.restore_latest():
         raise ConfigError("--stage encoders needs a finished stage 1 in the run folder", run_dir)
-    if stage in ("all", "encoders") and trainer.step >= config.train.steps and dist.is_main:
+    if stage in ("all", "encoders") and trainer.step >= trainer.config.train.steps and dist.is_main:
         last = trainer.fit_encoders(None if stage == "encoders" else max_steps) or last
     return TrainResult(run_dir, trainer.step, last)

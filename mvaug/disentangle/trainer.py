@@ -17,6 +17,7 @@ the batches an uninterrupted one would; the noise RNG state is checkpointed too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -68,6 +69,7 @@ class Trainer(RunFolderTrainer):
     """Stage 1 and stage 2 of the paper's training in one run folder (``train`` runs stage 1, ``fit_encoders`` stage 2)."""
 
     def __init__(self, config: ExperimentConfig, images: ImageSet, run_dir: str | Path, device: torch.device, progress: bool = True, dist: DistributedContext = DistributedContext()):
+        config = replace(config, train=config.train.in_steps(len(images)))  # epochs -> steps for this data
         super().__init__(config, run_dir, device, progress, dist)
         self.images = images
         self.model = DisentangleModel(config, len(images), _objects(config, images)).to(device)
@@ -163,6 +165,7 @@ class LatentOptimisation(TrainingTask):
     def log_fields(self, step: int, batch) -> dict:
         """The noise and capacity schedules, the embeddings' mean squared norms and the reconstruction loss's name."""
         record = {
+            "epoch": round(self.config.train.epoch(step, len(self.images)), 4),
             "noise_std": self.model.noise_std(step),
             "style_noise_std": self.model.noise_std(step, style=True),
             "content_capacity": self.config.loss.content_capacity.capacity(step),
@@ -234,7 +237,7 @@ class EncoderRegression(TrainingTask):
         return {f"encoder_{name}_l1": (codes[name].float() - target[index]).abs().mean() for name, target in self.targets.items()}
 
     def log_fields(self, step: int, batch) -> dict:
-        return {"stage": 2}
+        return {"stage": 2, "epoch": round(self.config.train.epoch(step, len(self.images)), 4)}
 
     def checkpoint_payload(self, loop: TrainingLoop) -> dict:
         return {"format": CHECKPOINT_FORMAT, "stage": 2, "encoders": self.model.state_dict()}

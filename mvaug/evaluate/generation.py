@@ -9,6 +9,9 @@ v with a real render of that object at v's camera, three images are compared wit
   (baseline b: retrieval instead of synthesis).
 
 The distance is LPIPS when its backbone weights are on disk, else 1 - SSIM (named in the report).
+The held-out objects come from ``data``'s ``split`` or from another root (``held_out``: fresh objects
+of a seed the training used not). Paired differences of generated minus each baseline, averaged per
+object, get 95 % percentile bootstrap intervals over the objects.
 Writes OUT/per_view.csv, OUT/summary.json, OUT/report.md and one contact sheet per chair family.
 """
 
@@ -33,12 +36,13 @@ METHODS = ("generated", "input", "nearest-train")
 
 @dataclass
 class ObjectViews:
-    """One held-out object: its name, family (or category) and renders (V, 3, S, S) with cameras (V, 2)."""
+    """One held-out object: its name, family (or category), renders (V, 3, S, S) with cameras (V, 2) and their folder."""
 
     name: str
     family: str
     images: torch.Tensor
     cameras: np.ndarray
+    folder: Path
 
 
 def evaluate_generation(
@@ -52,6 +56,9 @@ def evaluate_generation(
     sheet_views: int = 8,
     device: str = "auto",
     progress: bool = True,
+    held_out: str | os.PathLike | None = None,
+    bootstrap: int = 10_000,
+    seed: int = 0,
 ) -> dict:
     """Run the comparison described in the module docstring; returns the summary dict.
 
@@ -70,23 +77,28 @@ def evaluate_generation(
     model = synth.model
     if model.style_embeddings is None:
         raise DataError("the nearest-training-image baseline needs learned style codes; this run used amortised encoders", run)
+    held_out_root = data if held_out is None else held_out
+    objects = _held_out_objects(held_out_root, split, model.image_size)
+    if not objects:
+        raise DataError(f"the {split} split holds no models", held_out_root)
     cfg = model.config.data
     train = load_image_set(data, model.image_size, cfg.kind, cfg.split, cfg.limit, progress)
     if train.kind != "shapenet":
         raise DataError("eval-generate needs the ShapeNet layout with cameras (real or synthetic)", data)
     if model.style_embeddings.shape[0] != len(train):
         raise DataError(f"the run learned codes for {model.style_embeddings.shape[0]} images, --data's {cfg.split} split holds {len(train)}", data)
-    held_out = _held_out_objects(data, split, model.image_size)
-    if not held_out:
-        raise DataError(f"the {split} split holds no models", data)
+    trained_on = {Path(name).parent.resolve() for name in train.names}
+    seen = [obj.name for obj in objects if obj.folder.resolve() in trained_on]
+    if seen:
+        raise DataError(f"{len(seen)} of the held-out objects were trained on (e.g. {seen[0]}); choose another split or --held-out data", held_out_root)
     train_cameras = training_cameras(train.kind, train.names)
     tolerance = float(synth.bank.notes.get("tolerance_deg", 0.5))
     metric = distance_by_name(distance)
     views, _ = synth.bank.select(None)
     rows, sheets, generate_seconds, generated_count = [], {}, 0.0, 0
-    for obj in tqdm(held_out, desc="eval-generate", unit="object", disable=not progress, dynamic_ncols=True):
+    for obj in tqdm(objects, desc="eval-generate", unit="object", disable=not progress, dynamic_ncols=True):
         if input_view >= len(obj.images):
-            raise DataError(f"{obj.name} has {len(obj.images)} views, no view {input_view}", data)
+            raise DataError(f"{obj.name} has {len(obj.images)} views, no view {input_view}", held_out_root)
         source = obj.images[input_view : input_view + 1]  # (1, 3, S, S)
         started = time.perf_counter()
         _, generated = synth.generate_batch(source, views)  # (1, V, 3, S, S)
@@ -117,8 +129,10 @@ def evaluate_generation(
         if obj.family not in sheets:
             sheets[obj.family] = _family_sheet(obj, source, candidates, targets, [v for _, v, _, _ in matched], sheet_views)
     if not rows:
-        raise DataError("no bank view matched a render of the held-out objects (different cameras?)", data)
+        raise DataError("no bank view matched a render of the held-out objects (different cameras?)", held_out_root)
     summary = _summarise(rows, metric.name, generated_count / max(generate_seconds, 1e-9), run, data, split, input_view)
+    summary["held_out"] = str(held_out_root)
+    summary["paired"] = paired_gains(rows, bootstrap, seed)
     _write_report(Path(out), rows, summary, sheets)
     return summary
 
@@ -136,7 +150,7 @@ def _held_out_objects(data: str | os.PathLike, split: str, size: int) -> list[Ob
         paths = list_views(model.rendering_dir)
         images = torch.stack([load_image(p, size) for p in paths])
         cameras = read_cameras(model.rendering_dir, len(paths))[:, :2]
-        objects.append(ObjectViews(model.model_id, families.get(model.model_id, model.taxonomy_id), images, cameras))
+        objects.append(ObjectViews(model.model_id, families.get(model.model_id, model.taxonomy_id), images, cameras, Path(model.rendering_dir)))
     return objects
 
 
@@ -190,6 +204,23 @@ def _summarise(rows: list[dict], distance: str, views_per_second: float, run, da
     return summary
 
 
+def paired_gains(rows: list[dict], resamples: int, seed: int) -> dict:
+    """Generated minus each baseline, per object (mean over its views), with a 95 % bootstrap interval over objects.
+
+    Keys ``distance`` (negative: generated is closer) and ``mask_iou`` (positive: generated overlaps more),
+    each baseline -> {"mean", "low", "high", "objects"}."""
+    from mvaug.evaluate.reconstruction import bootstrap_interval
+
+    objects = sorted({r["object"] for r in rows})
+    gains: dict = {"distance": {}, "mask_iou": {}}
+    for measure, suffix in (("distance", ""), ("mask_iou", "_mask_iou")):
+        for baseline in METHODS[1:]:
+            diff = np.array([np.mean([r[f"generated{suffix}"] - r[f"{baseline}{suffix}"] for r in rows if r["object"] == obj]) for obj in objects])
+            low, high = bootstrap_interval(diff, resamples, seed)
+            gains[measure][baseline] = {"mean": float(diff.mean()), "low": low, "high": high, "objects": len(objects)}
+    return gains
+
+
 def _is_generation_report(folder: Path) -> bool:
     """Whether ``folder`` holds a report of :func:`evaluate_generation` (its summary.json compares the methods)."""
     try:
@@ -236,4 +267,12 @@ def format_generation_table(summary: dict) -> str:
     lines += ["", f"Silhouette IoU with the real view (higher is better; the pose without 1-SSIM's preference for blur): generated "
               f"{cell(masks['generated'])}, (a) {cell(masks['input'])}, (b) {cell(masks['nearest-train'])}; generated is better than (a) "
               f"for {mask_beats['input']:.1%} and than (b) for {mask_beats['nearest-train']:.1%} of the views."]
+    paired = summary.get("paired")
+    if paired:
+        n = paired["mask_iou"]["input"]["objects"]
+        lines += ["", f"Generated minus baseline, per object, mean and 95 % bootstrap interval over {n} objects:", "",
+                  "| Measure | − input (a) | − nearest training image (b) |", "|---|--:|--:|"]
+        for measure, label in (("distance", f"{summary['distance']} (negative: generated closer)"), ("mask_iou", "silhouette IoU (positive: generated better)")):
+            gap = {b: f"{g['mean']:+.4f} [{g['low']:+.4f}, {g['high']:+.4f}]" for b, g in paired[measure].items()}
+            lines.append(f"| {label} | {gap['input']} | {gap['nearest-train']} |")
     return "\n".join(lines)

@@ -9,11 +9,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from mvaug.engine.loop import TrainRequest
 from mvaug.cli.main import cli
+from mvaug.config import load_config
+from mvaug.disentangle.config import ExperimentConfig
+from mvaug.engine.loop import TrainRequest
 from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
 from mvaug.engine.seeding import batch_indices
-from mvaug.errors import DataError
+from mvaug.errors import ConfigError, DataError
 from mvaug.io.images import write_png
 from tests.disentangle.conftest import square_images, tiny_config
 
@@ -177,3 +179,30 @@ def test_run_files_written_before_weights_only_loading_resume_and_generate(squar
     trained = TrainedDisentangler.from_run(tmp_path / "b")
     images = trained.generate(trained.style_embeddings[:2], trained.content_embeddings[:2])
     assert images.shape == (2, 3, 32, 32)
+
+
+def test_epochs_set_the_schedule_by_the_size_of_the_data(squares, tmp_path):
+    """24 images in batches of 8 are 3 steps an epoch: 2.5 epochs -> 8 steps (7.5 rounded up), 1 encoder epoch -> 3."""
+    config = tiny_config()
+    config.train.epochs, config.train.encoder_epochs, config.train.log_every = 2.5, 1.0, 1
+    trainer = Trainer(config, squares, tmp_path / "run", torch.device("cpu"), progress=False)
+    assert (trainer.config.train.steps, trainer.config.train.encoder_steps) == (8, 3)
+    trainer.start(resume=False)
+    record = trainer.train()
+    trainer.fit_encoders()
+    assert record["step"] == 8 and record["epoch"] == pytest.approx(8 * 8 / 24, abs=1e-4)
+    saved = load_config(ExperimentConfig, tmp_path / "run/config.yaml").train
+    assert (saved.steps, saved.encoder_steps, saved.epochs, saved.encoder_epochs) == (8, 3, None, None)  # resumes read steps
+    log = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log if r.get("stage") == 2] == pytest.approx([1 / 3, 2 / 3, 1.0], abs=1e-4)
+    double = tiny_config()
+    double.train.epochs = 2.5
+    assert Trainer(config=double, images=square_images(identities=8), run_dir=tmp_path / "b", device=torch.device("cpu"), progress=False).config.train.steps == 15
+
+
+def test_epochs_must_be_positive_and_not_given_with_steps():
+    with pytest.raises(ConfigError, match="train: epochs must be positive, got 0"):
+        load_config(ExperimentConfig, {"train": {"epochs": 0}})
+    with pytest.raises(ConfigError, match=r"'train.encoder_steps' and 'train.encoder_epochs' both given; set one \(the other to null\)"):
+        load_config(ExperimentConfig, {"train": {"encoder_steps": 5, "encoder_epochs": 1.5}})
+    assert load_config(ExperimentConfig, {"train": {"steps": 5, "epochs": None}}).train.steps == 5  # a resolved config.yaml
