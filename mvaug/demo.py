@@ -105,16 +105,44 @@ def run_demo(out: str | Path, models: int | None = None, workers: int = 2, seed:
 
 
 def train_chair_models(out: Path, dense: Path, plan: DemoPlan, seed: int = 0, workers: int = 2, progress: bool = True) -> tuple[Path, Path]:
-    """Stages 2-3: the disentangler + bank on the dense chairs in ``dense``, then Pix2Vox-F on a second
-    set (``out/recon-chairs``, seed ``seed + 1``); returns the two run folders (resumed, or skipped when finished)."""
-    from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
-
+    """Stages 2-3: the disentangler + bank on the dense chairs in ``dense`` (``out/runs/disentangler``), then
+    :func:`train_pix2vox`; returns the two run folders (resumed, or skipped when finished)."""
     if not (CONFIGS / "chairs-quick.yaml").is_file():
         raise ConfigError("the demo's configs chairs-quick.yaml and pix2vox-quick.yaml are missing from the installed package; reinstall mvaug", CONFIGS)
-    disentangler = _disentangler(out, dense, plan, progress)
-    recon_data = out / "recon-chairs"
+    disentangler = out / "runs" / "disentangler"
+    train_disentangler(disentangler, dense, CONFIGS / "chairs-quick.yaml", plan.disentangler_overrides, progress=progress)
+    return disentangler, train_pix2vox(out, plan, seed, workers, progress)
+
+
+def train_pix2vox(out: Path, plan: DemoPlan, seed: int = 0, workers: int = 2, progress: bool = True) -> Path:
+    """Stage 3: Pix2Vox-F on ``plan.recon_models`` chairs x ``plan.recon_views`` views (``out/recon-chairs``, seed
+    ``seed + 1``) in ``out/runs/pix2vox`` (resumed, or skipped when finished); returns the run folder."""
+    from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
+    from mvaug.engine.loop import TrainRequest
+    from mvaug.recon.run import run_recon_training
+
+    recon_data, run = out / "recon-chairs", out / "runs" / "pix2vox"
     synthesize_chairs(recon_data, SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + 1, size=plan.dense_size, split=(0.8, 0.1, 0.1)), workers=workers, progress=progress)
-    return disentangler, _pix2vox(out, recon_data, plan, progress)
+    resume = (run / "config.yaml").is_file()  # a finished run resumes to its last step and returns
+    run_recon_training(TrainRequest(recon_data, run, CONFIGS / "pix2vox-quick.yaml", tuple(plan.recon_overrides), resume, progress=progress))
+    return run
+
+
+def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str, ...] = (), bank_views: str | None = None,
+                       device: str = "auto", progress: bool = True) -> None:
+    """The disentangler of ``config`` (+ ``overrides``) on ``data`` in ``run`` (resumed, or skipped when finished),
+    then its content bank ``RUN/bank.npz`` of ``bank_views`` (every training camera when None)."""
+    from mvaug.disentangle.run import run_training
+    from mvaug.engine.loop import TrainRequest
+    from mvaug.multiview.pipeline import build_bank
+    from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME
+    from mvaug.multiview.views import parse_views
+
+    if not (run / "model.pt").is_file():
+        resume = (run / "config.yaml").is_file()
+        run_training(TrainRequest(data, run, config, tuple(overrides), resume, device=device, progress=progress))
+    if not (run / DEFAULT_BANK_NAME).is_file():
+        build_bank(run, data=data, views=parse_views(bank_views) if bank_views else None, device=device, progress=progress)
 
 
 def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: int, progress: bool) -> DemoResult:
@@ -154,31 +182,6 @@ def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: i
 
     report = out / "report"
     return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, ReconEvalConfig(views=plan.eval_views, seed=seed), device="auto", progress=progress)
-
-
-def _disentangler(out: Path, data: Path, plan: DemoPlan, progress: bool) -> Path:
-    from mvaug.disentangle.run import run_training
-    from mvaug.engine.loop import TrainRequest
-    from mvaug.multiview.pipeline import build_bank
-    from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME
-
-    run = out / "runs" / "disentangler"
-    if not (run / "model.pt").is_file():
-        resume = (run / "config.yaml").is_file()
-        run_training(TrainRequest(data, run, CONFIGS / "chairs-quick.yaml", tuple(plan.disentangler_overrides), resume, progress=progress))
-    if not (run / DEFAULT_BANK_NAME).is_file():
-        build_bank(run, data=data, progress=progress)
-    return run
-
-
-def _pix2vox(out: Path, data: Path, plan: DemoPlan, progress: bool) -> Path:
-    from mvaug.engine.loop import TrainRequest
-    from mvaug.recon.run import run_recon_training
-
-    run = out / "runs" / "pix2vox"
-    resume = (run / "config.yaml").is_file()  # a finished run resumes to its last step and returns
-    run_recon_training(TrainRequest(data, run, CONFIGS / "pix2vox-quick.yaml", tuple(plan.recon_overrides), resume, progress=progress))
-    return run
 
 
 def _reconstruct_one(out: Path, data: Path, result: DemoResult, plan: DemoPlan) -> dict[str, Path]:

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python scripts/train_defaults.py --work work/defaults
 
-Chairs: disentangler + bank (configs/chairs-quick.yaml) and Pix2Vox-F (configs/pix2vox-quick.yaml);
+Chairs: disentangler + bank (configs/chairs-cpu64.yaml) and Pix2Vox-F (configs/pix2vox-quick.yaml);
 faces: face disentangler + bank (configs/faces-quick.yaml) and MVF-Net (configs/mvfnet-synth.yaml);
 all on synthetic data with fixed seeds, then evaluated on fresh held-out sets for the cards.
 Stages that finished are skipped on a second call (WORK/stages.json), interrupted trainings resume.
@@ -21,7 +21,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="work/defaults", help="folder of the data and runs (kept, so a second call resumes)")
     parser.add_argument("--assets", default=None, help="where the models go [mvaug/assets, or $MVAUG_ASSETS]")
-    parser.add_argument("--only", choices=("chairs", "faces"), default=None, help="train only the chair or the face models")
+    parser.add_argument("--only", choices=("chairs", "faces", "chair-disentangler", "chair-pix2vox", "face-disentangler", "face-mvfnet"), default=None,
+                        help="train only the chair or the face models, or one model (evaluated with the shipped model of the other role)")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: the whole path in about a minute, useless models")
     parser.add_argument("--seed", type=int, default=0, help="seed of the training data (held-out sets use 2000 + seed)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the data synthesis")

@@ -1,13 +1,15 @@
 """Train the built-in models from nothing, evaluate them and export them (``scripts/train_defaults.py``).
 
-Chairs: the demo's data and training (:func:`mvaug.demo.train_chair_models`), with 48 dense chairs
-instead of 20 and chairs-quick's schedule stretched to the same number of epochs for the disentangler + bank (``configs/chairs-quick.yaml``: its style
-encoder must generalise to chairs it never saw, and 16 training chairs were too few, see
-docs/results.md); 120 chairs x 12 views for Pix2Vox-F (``configs/pix2vox-quick.yaml``). Faces: 80 identities at 64 px for the face disentangler
-(``configs/faces-quick.yaml``) and its bank of the front and +-45 degree views; 4000 identities for
-MVF-Net (``configs/mvfnet-synth.yaml``). Then ``mvaug evaluate`` on fresh held-out sets (seeds no
-training used) fills the cards' metrics. Every stage is skipped when done (``WORK/stages.json``,
-which also keeps its wall time), and the trainings resume when interrupted.
+Each disentangler has its own recipe (:class:`DisentanglerRecipe`: data, config, bank). The chair
+disentangler learns from 160 dense chairs at 64 px with one style code per chair
+(``configs/chairs-cpu64.yaml``, issue 16); the face disentangler from 80 identities at 64 px
+(``configs/faces-quick.yaml``) with a bank of the front and +-45 degree views. Pix2Vox-F learns
+from the demo's 120 chairs x 12 views (:func:`mvaug.demo.train_pix2vox`,
+``configs/pix2vox-quick.yaml``) and MVF-Net from 4000 identities (``configs/mvfnet-synth.yaml``).
+Then ``mvaug evaluate`` on fresh held-out sets (seeds no training used) fills the cards' metrics.
+Every stage is skipped when done (``WORK/stages.json``, which also keeps its wall time), and the
+trainings resume when interrupted. One model can be retrained alone (``only``); it is then
+evaluated with the shipped model of the other role.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mvaug.io.assets import DEFAULT_NAMES, assets_dir, card_path, read_card, write_card
@@ -33,19 +35,37 @@ FACE_BANK_VIEWS = "az000_el00,az315_el00,az045_el00"
 
 
 @dataclass(frozen=True)
+class DisentanglerRecipe:
+    """The data and training of one built-in disentangler."""
+
+    config: str
+    """A file of configs/."""
+    data_seed: int
+    """Seed of its data, added to the ``seed`` of :func:`train_defaults`."""
+    objects: int
+    """Dense synthetic chairs (62 views each) or synthetic face identities (13 yaws x 3 pitches)."""
+    size: int
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    overrides: tuple[str, ...] = ()
+    bank_views: str | None = None
+    """Views of the content bank; None = every training camera."""
+
+
+@dataclass(frozen=True)
 class DefaultsPlan:
     """Sizes of the default-model training."""
 
-    chairs: DemoPlan = replace(FULL, dense_models=48, disentangler_overrides=(
-        # chairs-quick's schedule is tuned for 992 training images; 38 chairs x 62 views = 2356 images
-        # get the same number of epochs for each phase (x2.4), else the content collapses again
-        "train.steps=2400", "model.noise_warmup_steps=950", "model.style_delay_steps=700", "loss.content_capacity.steps=2400",
-    ))
-    """Chair data and training: the demo's full plan with more chairs for the disentangler."""
-    face_identities: int = 80
+    chairs: DemoPlan = FULL
+    """Pix2Vox's data and training: the demo's full plan."""
+    chair_disentangler: DisentanglerRecipe = DisentanglerRecipe(
+        # issue 16: 160 dense chairs at 64 px with one style code per chair; trained for 2000 + 400 steps
+        # (16.1 + 3.2 epochs) before configs/chairs-cpu64.yaml counted its schedule in epochs
+        "chairs-cpu64.yaml", data_seed=11, objects=160, size=64,
+        overrides=("train.epochs=null", "train.steps=2000", "train.encoder_epochs=null", "train.encoder_steps=400"),
+    )
+    face_disentangler: DisentanglerRecipe = DisentanglerRecipe("faces-quick.yaml", data_seed=0, objects=80, size=64, bank_views=FACE_BANK_VIEWS)
     face_size: int = 64
-    face_split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    face_disentangler_overrides: tuple[str, ...] = ()
+    """Image size of MVF-Net's data."""
     mvfnet_identities: int = 4000
     mvfnet_yaws: tuple[float, ...] = (-60.0, -45.0, -30.0, 0.0, 30.0, 45.0, 60.0)
     mvfnet_split: tuple[float, float, float] = (0.98, 0.02, 0.0)
@@ -61,10 +81,11 @@ class DefaultsPlan:
 FULL_DEFAULTS = DefaultsPlan()
 TINY_DEFAULTS = DefaultsPlan(
     chairs=FAST,
-    face_identities=4,
+    chair_disentangler=DisentanglerRecipe("chairs-quick.yaml", data_seed=0, objects=FAST.dense_models, size=FAST.dense_size, split=FAST.dense_split,
+                                          overrides=FAST.disentangler_overrides),
+    face_disentangler=DisentanglerRecipe("faces-quick.yaml", data_seed=0, objects=4, size=32, split=(0.5, 0.25, 0.25), bank_views=FACE_BANK_VIEWS,
+                                         overrides=FAST.disentangler_overrides[:4] + ("train.steps=3", "train.batch_size=8", "train.encoder_steps=2", "train.checkpoint_every=3", "train.sample_every=3")),
     face_size=32,
-    face_split=(0.5, 0.25, 0.25),
-    face_disentangler_overrides=FAST.disentangler_overrides[:4] + ("train.steps=3", "train.batch_size=8", "train.encoder_steps=2", "train.checkpoint_every=3", "train.sample_every=3"),
     mvfnet_identities=4,
     mvfnet_yaws=(-45.0, 0.0, 45.0),
     mvfnet_split=(0.5, 0.5, 0.0),
@@ -87,15 +108,21 @@ class DefaultsResult:
 
 def train_defaults(work: str | Path, assets: Path | None = None, only: str | None = None, tiny: bool = False, seed: int = 0,
                    workers: int = 2, device: str = "auto", progress: bool = True) -> DefaultsResult:
-    """Train, evaluate and export the chair (``only='chairs'``), face (``'faces'``) or all default models into ``assets``."""
+    """Train, evaluate and export the default models into ``assets``: all, the chair (``only='chairs'``) or face
+    (``'faces'``) pair, or one model by name (``'chair-disentangler'``). A model trained alone is evaluated with the
+    shipped model of the other role, and both cards of the pair get the new metrics."""
+    kinds = {"chairs": "chair", "faces": "face"}
+    if only is not None and only not in kinds and only not in DEFAULT_NAMES.values():
+        raise ValueError(f"only must be chairs, faces or one of {', '.join(sorted(DEFAULT_NAMES.values()))}, got {only!r}")
     plan = TINY_DEFAULTS if tiny else FULL_DEFAULTS
     work, folder = Path(work), assets or assets_dir()
     stages = _Stages(work / "stages.json")
     result = DefaultsResult()
-    if only in (None, "chairs"):
-        result.cards.update(_chairs(work, folder, plan, seed, workers, device, progress, stages))
-    if only in (None, "faces"):
-        result.cards.update(_faces(work, folder, plan, seed, workers, device, progress, stages))
+    for group, build in (("chairs", _chairs), ("faces", _faces)):
+        names = {role: DEFAULT_NAMES[(kinds[group], role)] for role in ("disentangler", "reconstructor")}
+        wanted = {role for role, name in names.items() if only in (None, group, name)}
+        if wanted:
+            result.cards.update(build(work, folder, plan, seed, workers, device, progress, stages, names, wanted))
     result.stages = stages.times()
     return result
 
@@ -146,32 +173,31 @@ class _Stages:
         return dict(self.done)
 
 
-def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict[str, dict]:
+def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, wanted) -> dict[str, dict]:
     from mvaug.builtin.export import export_pix2vox
     from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
-    from mvaug.demo import train_chair_models
+    from mvaug.demo import train_pix2vox
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
 
-    chairs = plan.chairs
-    dense = work / "chairs"
-    dense_config = SynthChairsConfig(models=chairs.dense_models, seed=seed, dense=True, size=chairs.dense_size, split=chairs.dense_split)
-    stages.run("chairs-data", lambda: synthesize_chairs(dense, dense_config, workers=workers, progress=progress))
-    stages.run("chairs-train", lambda: train_chair_models(work, dense, chairs, seed, workers, progress))
-    disentangler, recon = work / "runs" / "disentangler", work / "runs" / "pix2vox"
-    names = {role: DEFAULT_NAMES[("chair", role)] for role in ("disentangler", "reconstructor")}
-    data = {
-        "disentangler": _data_record(f"{chairs.dense_models} dense synthetic chairs, {chairs.dense_size} px, 62 views",
-                                     f"mvaug data synth-chairs DIR --dense --models {chairs.dense_models} --size {chairs.dense_size} --seed {seed} --split {_csv(chairs.dense_split)}",
-                                     seed, models=chairs.dense_models, image_size=chairs.dense_size),
-        "reconstructor": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
-                                      f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {seed + 1} --split 0.8,0.1,0.1",
-                                      seed + 1, models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
-    }
-    training = {
-        "disentangler": _training("configs/chairs-quick.yaml", chairs.disentangler_overrides, "mvaug train --config configs/chairs-quick.yaml --data DIR --out RUN{sets} && mvaug bank build RUN --data DIR", "chairs-train"),
-        "reconstructor": _training("configs/pix2vox-quick.yaml", chairs.recon_overrides, "mvaug train-recon --config configs/pix2vox-quick.yaml --data DIR --out RUN", "chairs-train"),
-    }
-    _export(stages, "chair", assets, names, {"disentangler": disentangler, "reconstructor": recon}, export_pix2vox, data, training)
+    chairs, recipe = plan.chairs, plan.chair_disentangler
+    runs = {"disentangler": work / "runs" / "disentangler", "reconstructor": work / "runs" / "pix2vox"}
+    if "disentangler" in wanted:
+        dense = work / "chairs"
+        dense_config = SynthChairsConfig(models=recipe.objects, seed=seed + recipe.data_seed, dense=True, size=recipe.size, split=recipe.split)
+        stages.run("chairs-data", lambda: synthesize_chairs(dense, dense_config, workers=workers, progress=progress))
+        data = _data_record(f"{recipe.objects} dense synthetic chairs, {recipe.size} px, 62 views",
+                            f"mvaug data synth-chairs DIR --dense --models {recipe.objects} --size {recipe.size} --seed {seed + recipe.data_seed} --split {_csv(recipe.split)}",
+                            seed + recipe.data_seed, models=recipe.objects, image_size=recipe.size)
+        _disentangler(stages, "chairs-disentangler", "chair", runs["disentangler"], dense, recipe, names["disentangler"], data, assets, device, progress)
+    if "reconstructor" in wanted:
+        stages.run("chairs-pix2vox", lambda: train_pix2vox(work, chairs, seed, workers, progress))
+        about = {
+            "data": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
+                                 f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {seed + 1} --split 0.8,0.1,0.1",
+                                 seed + 1, models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
+            "training": _training("configs/pix2vox-quick.yaml", chairs.recon_overrides, "mvaug train-recon --config configs/pix2vox-quick.yaml --data DIR --out RUN", "chairs-pix2vox"),
+        }
+        stages.run(f"export-{names['reconstructor']}", lambda: export_pix2vox(runs["reconstructor"], names["reconstructor"], about, assets), lambda: _exported([names["reconstructor"]], assets))
     heldout = work / "heldout-chairs"
     heldout_config = SynthChairsConfig(models=plan.heldout_chairs, seed=HELDOUT_SEED + seed, dense=True, size=chairs.dense_size, split=(0.0, 0.0, 1.0))
     config = ReconEvalConfig(views=plan.eval_views, seed=seed)
@@ -186,7 +212,9 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict
         check = chair_check(assets, work / "check-chairs", plan.check_chairs, device="cpu")
         heldout_info = {"chairs": plan.heldout_chairs, "seed": HELDOUT_SEED + seed, "command": f"mvaug evaluate --data HELDOUT --recon {refs['reconstructor']} --run {refs['disentangler']} --views {_csv(plan.eval_views)}"}
         floor = round(FLOOR_FRACTION * min(table["single"], check["mean_iou@0.3"]), 3)
-        recon_metrics = {"val_iou@0.3": round(float(_payload_metric(recon)), 4), **{f"heldout_iou@0.3_{c}": v for c, v in table.items()}, "iou_floor": floor,
+        recon = read_card(names["reconstructor"], assets).get("metrics", {})
+        recon_metrics = {"val_iou@0.3": recon.get("val_iou@0.3") if "reconstructor" not in wanted else round(float(_payload_metric(runs["reconstructor"])), 4),
+                         **{f"heldout_iou@0.3_{c}": v for c, v in table.items()}, "iou_floor": floor,
                          "iou_floor_rule": f"{FLOOR_FRACTION} x the lower of the held-out mean single-view IoU@0.3 and the check's mean", "heldout": heldout_info, "check": check}
         _set_metrics(names["reconstructor"], recon_metrics, assets)
         _set_metrics(names["disentangler"], {**{f"heldout_iou@0.3_{c}": v for c, v in table.items() if c != "single"}, "heldout": heldout_info}, assets)
@@ -195,50 +223,39 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages) -> dict
     return {name: _finish_card(name, assets, stages, work) for name in names.values()}
 
 
-def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[str, dict]:
+def _faces(work, assets, plan, seed, workers, device, progress, stages, names, wanted) -> dict[str, dict]:
     from mvaug.builtin.export import export_mvfnet
-    from mvaug.disentangle.run import run_training
-    from mvaug.engine.loop import TrainRequest
     from mvaug.evaluate.face_eval import evaluate_faces
     from mvaug.faces.synth import SynthFacesConfig, synthesize_faces
-    from mvaug.multiview.pipeline import build_bank
-    from mvaug.multiview.synthesizer import DEFAULT_BANK_NAME
-    from mvaug.multiview.views import parse_views
     from mvaug.recon.face_trainer import run_face_recon_training
+    from mvaug.engine.loop import TrainRequest
 
-    faces, faces_train = work / "faces", work / "faces-mvfnet"
-    face_config = SynthFacesConfig(identities=plan.face_identities, size=plan.face_size, seed=seed, split=plan.face_split, supersample=plan.supersample)
-    train_config = SynthFacesConfig(identities=plan.mvfnet_identities, size=plan.face_size, seed=seed + 1, yaws=plan.mvfnet_yaws, pitches=(0.0,),
-                                    split=plan.mvfnet_split, supersample=plan.supersample)
-    stages.run("faces-data", lambda: (synthesize_faces(faces, face_config, workers, progress), synthesize_faces(faces_train, train_config, workers, progress)))
-    disentangler, mvfnet = work / "runs" / "face-disentangler", work / "runs" / "mvfnet"
-
-    def train_disentangler() -> None:
-        if not (disentangler / "model.pt").is_file():
-            resume = (disentangler / "config.yaml").is_file()
-            run_training(TrainRequest(faces, disentangler, CONFIGS / "faces-quick.yaml", tuple(plan.face_disentangler_overrides), resume, device=device, progress=progress))
-        if not (disentangler / DEFAULT_BANK_NAME).is_file():
-            build_bank(disentangler, data=faces, views=parse_views(FACE_BANK_VIEWS), device=device, progress=progress)
-
-    stages.run("faces-disentangler", train_disentangler)
-    mvfnet_request = TrainRequest(faces_train, mvfnet, CONFIGS / "mvfnet-synth.yaml", tuple(plan.mvfnet_overrides), (mvfnet / "config.yaml").is_file(),
-                                  device=device, progress=progress)
-    stages.run("faces-mvfnet", lambda: run_face_recon_training(mvfnet_request))
-    names = {role: DEFAULT_NAMES[("face", role)] for role in ("disentangler", "reconstructor")}
-    yaws = ",".join(f"{y:g}" for y in plan.mvfnet_yaws)
-    data = {
-        "disentangler": _data_record(f"{plan.face_identities} synthetic faces, {plan.face_size} px, 13 yaws x 3 pitches",
-                                     f"mvaug data synth-faces DIR --identities {plan.face_identities} --size {plan.face_size} --seed {seed} --split {_csv(plan.face_split)}",
-                                     seed, identities=plan.face_identities, image_size=plan.face_size),
-        "reconstructor": _data_record(f"{plan.mvfnet_identities} synthetic faces, {plan.face_size} px, yaws {yaws}",
-                                      f"mvaug data synth-faces DIR --identities {plan.mvfnet_identities} --size {plan.face_size} --seed {seed + 1} --yaws={yaws} --pitches 0 --split {_csv(train_config.split)}",
-                                      seed + 1, identities=plan.mvfnet_identities, image_size=plan.face_size),
-    }
-    training = {
-        "disentangler": _training("configs/faces-quick.yaml", plan.face_disentangler_overrides, "mvaug train --config configs/faces-quick.yaml --data DIR --out RUN{sets} && mvaug bank build RUN --data DIR --views " + FACE_BANK_VIEWS, "faces-disentangler"),
-        "reconstructor": _training("configs/mvfnet-synth.yaml", plan.mvfnet_overrides, "mvaug train-recon --kind face --config configs/mvfnet-synth.yaml --data DIR --out RUN", "faces-mvfnet"),
-    }
-    _export(stages, "face", assets, names, {"disentangler": disentangler, "reconstructor": mvfnet}, export_mvfnet, data, training)
+    recipe = plan.face_disentangler
+    runs = {"disentangler": work / "runs" / "face-disentangler", "reconstructor": work / "runs" / "mvfnet"}
+    if "disentangler" in wanted:
+        faces = work / "faces"
+        face_config = SynthFacesConfig(identities=recipe.objects, size=recipe.size, seed=seed + recipe.data_seed, split=recipe.split, supersample=plan.supersample)
+        stages.run("faces-data", lambda: synthesize_faces(faces, face_config, workers, progress))
+        data = _data_record(f"{recipe.objects} synthetic faces, {recipe.size} px, 13 yaws x 3 pitches",
+                            f"mvaug data synth-faces DIR --identities {recipe.objects} --size {recipe.size} --seed {seed + recipe.data_seed} --split {_csv(recipe.split)}",
+                            seed + recipe.data_seed, identities=recipe.objects, image_size=recipe.size)
+        _disentangler(stages, "faces-disentangler", "face", runs["disentangler"], faces, recipe, names["disentangler"], data, assets, device, progress)
+    if "reconstructor" in wanted:
+        faces_train = work / "faces-mvfnet"
+        train_config = SynthFacesConfig(identities=plan.mvfnet_identities, size=plan.face_size, seed=seed + 1, yaws=plan.mvfnet_yaws, pitches=(0.0,),
+                                        split=plan.mvfnet_split, supersample=plan.supersample)
+        stages.run("faces-mvfnet-data", lambda: synthesize_faces(faces_train, train_config, workers, progress))
+        mvfnet_request = TrainRequest(faces_train, runs["reconstructor"], CONFIGS / "mvfnet-synth.yaml", tuple(plan.mvfnet_overrides),
+                                      (runs["reconstructor"] / "config.yaml").is_file(), device=device, progress=progress)
+        stages.run("faces-mvfnet", lambda: run_face_recon_training(mvfnet_request))
+        yaws = ",".join(f"{y:g}" for y in plan.mvfnet_yaws)
+        about = {
+            "data": _data_record(f"{plan.mvfnet_identities} synthetic faces, {plan.face_size} px, yaws {yaws}",
+                                 f"mvaug data synth-faces DIR --identities {plan.mvfnet_identities} --size {plan.face_size} --seed {seed + 1} --yaws={yaws} --pitches 0 --split {_csv(train_config.split)}",
+                                 seed + 1, identities=plan.mvfnet_identities, image_size=plan.face_size),
+            "training": _training("configs/mvfnet-synth.yaml", plan.mvfnet_overrides, "mvaug train-recon --kind face --config configs/mvfnet-synth.yaml --data DIR --out RUN", "faces-mvfnet"),
+        }
+        stages.run(f"export-{names['reconstructor']}", lambda: export_mvfnet(runs["reconstructor"], names["reconstructor"], about, assets), lambda: _exported([names["reconstructor"]], assets))
     heldout = work / "heldout-faces"
     heldout_config = SynthFacesConfig(identities=plan.heldout_faces, size=plan.face_size, seed=HELDOUT_SEED + seed, yaws=(-45.0, 0.0, 45.0), pitches=(0.0,),
                                       split=(0.0, 0.0, 1.0), supersample=plan.supersample)
@@ -251,24 +268,26 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages) -> dict[
         table = {f"heldout_{metric}_{c}": round(v, 3) for metric in ("vertex_rmse", "point_to_plane_rmse") for c, v in summary["mean"][metric].items()}
         heldout_info = {"identities": plan.heldout_faces, "seed": HELDOUT_SEED + seed, "units": "mm",
                         "command": f"mvaug evaluate --kind face --data HELDOUT --recon {refs['reconstructor']} --run {refs['disentangler']}"}
-        _set_metrics(names["reconstructor"], {"val_vertex_rmse_mm": round(float(_payload_metric(mvfnet, "best")), 3), **table, "heldout": heldout_info}, assets)
+        recon = read_card(names["reconstructor"], assets).get("metrics", {})
+        val = recon.get("val_vertex_rmse_mm") if "reconstructor" not in wanted else round(float(_payload_metric(runs["reconstructor"], "best")), 3)
+        _set_metrics(names["reconstructor"], {"val_vertex_rmse_mm": val, **table, "heldout": heldout_info}, assets)
         _set_metrics(names["disentangler"], {k: v for k, v in table.items() if k.endswith("_generated")} | {"heldout": heldout_info}, assets)
 
     stages.run("faces-eval", evaluate, lambda: _evaluated(names.values(), assets))
     return {name: _finish_card(name, assets, stages, work) for name in names.values()}
 
 
-def _export(stages: _Stages, kind: str, assets: Path, names: dict[str, str], runs: dict[str, Path], export_reconstructor,
-            data: dict[str, dict], training: dict[str, dict]) -> None:
-    """Stage ``{kind}s-export``: the disentangler and the reconstructor of ``runs`` into ``assets`` as ``names``, each
-    card recording the data and the training that made it."""
+def _disentangler(stages: _Stages, stage: str, kind: str, run: Path, data: Path, recipe: DisentanglerRecipe, name: str, data_record: dict,
+                  assets: Path, device: str, progress: bool) -> None:
+    """Stage ``stage``: train the disentangler of ``recipe`` on ``data`` in ``run`` with its bank; then export it as ``name``,
+    its card recording the data and the training."""
     from mvaug.builtin.export import export_disentangler
+    from mvaug.demo import train_disentangler
 
-    about = {role: {"data": data[role], "training": training[role]} for role in runs}
-    stages.run(f"{kind}s-export", lambda: (
-        export_disentangler(runs["disentangler"], names["disentangler"], kind, about["disentangler"], assets),
-        export_reconstructor(runs["reconstructor"], names["reconstructor"], about["reconstructor"], assets),
-    ), lambda: _exported(names.values(), assets))
+    stages.run(stage, lambda: train_disentangler(run, data, CONFIGS / recipe.config, recipe.overrides, recipe.bank_views, device, progress))
+    bank = f" --views {recipe.bank_views}" if recipe.bank_views else ""
+    training = _training(f"configs/{recipe.config}", recipe.overrides, f"mvaug train --config configs/{recipe.config} --data DIR --out RUN{{sets}} && mvaug bank build RUN --data DIR{bank}", stage)
+    stages.run(f"export-{name}", lambda: export_disentangler(run, name, kind, {"data": data_record, "training": training}, assets), lambda: _exported([name], assets))
 
 
 def _exported(names, assets: Path) -> bool:
@@ -292,8 +311,9 @@ def _finish_card(name: str, assets: Path, stages: _Stages, work: Path) -> dict:
     'WORK/...' so that the shipped card names no folder of the machine it was trained on."""
     card = json.loads(json.dumps(read_card(name, assets)).replace(json.dumps(str(work.resolve()))[1:-1], "WORK"))
     training = card.setdefault("training", {})
-    training["wall_time_s"] = stages.done.get(training.get("stage"))
-    training["machine"] = {"cpu": platform.processor() or platform.machine(), "gpu": _gpu_name()}
+    if training.get("stage") in stages.done:  # else the model was trained by an earlier call in another WORK: its record stays
+        training["wall_time_s"] = stages.done[training["stage"]]
+        training["machine"] = {"cpu": platform.processor() or platform.machine(), "gpu": _gpu_name()}
     write_card(card, assets)
     return card
 

@@ -123,3 +123,22 @@ def test_reports_record_a_builtin_model_by_name_and_weights_checksum(tiny_defaul
     assert describe_ref(tmp_path / "run") == str((tmp_path / "run").resolve()) and describe_ref(None) is None
     with pytest.raises(DataError, match="no built-in model 'nope'"):
         describe_ref("builtin:nope")
+
+
+def test_one_model_retrained_alone_is_evaluated_with_the_shipped_partner(tiny_defaults, assets, tmp_path):
+    from mvaug.builtin.defaults import train_defaults
+
+    before = {c["name"]: c for c in list_builtin(assets)}
+    face_files = {p.name: p.read_bytes() for p in assets.glob("face-*")}
+    result = train_defaults(tmp_path / "work", assets, only="chair-disentangler", tiny=True, seed=1, workers=1, device="cpu", progress=False)
+    assert set(result.cards) == {"chair-disentangler", "chair-pix2vox"}
+    assert set(json.loads((tmp_path / "work/stages.json").read_text())) == {"chairs-data", "chairs-disentangler", "export-chair-disentangler", "chairs-eval"}
+    after = {c["name"]: c for c in list_builtin(assets)}
+    assert after["chair-disentangler"]["data"]["seed"] == 1 and after["chair-disentangler"]["files"] != before["chair-disentangler"]["files"]
+    assert after["chair-pix2vox"]["files"] == before["chair-pix2vox"]["files"]  # the partner's weights are kept ...
+    assert after["chair-pix2vox"]["training"] == before["chair-pix2vox"]["training"]  # ... with the record of its own training
+    assert after["chair-pix2vox"]["metrics"]["heldout"]["seed"] == 2001 and after["chair-pix2vox"]["metrics"]["val_iou@0.3"] == before["chair-pix2vox"]["metrics"]["val_iou@0.3"]
+    assert after["chair-disentangler"]["metrics"]["heldout"]["command"].endswith("--run builtin:chair-disentangler --views 1")
+    assert {p.name: p.read_bytes() for p in assets.glob("face-*")} == face_files
+    with pytest.raises(ValueError, match="only must be chairs, faces or one of chair-disentangler"):
+        train_defaults(tmp_path / "work", assets, only="chair", tiny=True)
