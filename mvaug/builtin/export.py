@@ -103,11 +103,13 @@ def export_mvfnet(checkpoint: str | os.PathLike, name: str, card_extra: dict | N
 
 
 def git_commit(repo: Path | None = None) -> str | None:
-    """HEAD of the source checkout (with ``+dirty`` when tracked files are modified), None outside one."""
+    """HEAD of the source checkout (with ``+dirty`` when tracked files other than the shipped models are
+    modified: an export rewrites those), None outside one."""
     repo = repo or Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)mvaug/assets"],
+                               cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")

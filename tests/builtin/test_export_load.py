@@ -142,3 +142,26 @@ def test_one_model_retrained_alone_is_evaluated_with_the_shipped_partner(tiny_de
     assert {p.name: p.read_bytes() for p in assets.glob("face-*")} == face_files
     with pytest.raises(ValueError, match="only must be chairs, faces or one of chair-disentangler"):
         train_defaults(tmp_path / "work", assets, only="chair", tiny=True)
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_rewritten_models(tmp_path):
+    import subprocess
+
+    from mvaug.builtin.export import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "mvaug/assets").mkdir(parents=True)
+    (tmp_path / "mvaug/assets/model.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "init", "--allow-empty")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "files")
+    head = git_commit(tmp_path)
+    assert head and len(head) == 40
+    (tmp_path / "mvaug/assets/model.json").write_text('{"new": 1}')  # an export rewriting a shipped model
+    assert git_commit(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "+dirty"
