@@ -41,6 +41,7 @@ class ReconstructOptions:
     generate: int = 0  # chair: views to synthesise around the first image
     views: str | None = None  # face: "LEFT,RIGHT" bank views
     face_crop: str = "auto"  # face: how photos are cut to the face
+    cutout: bool = True  # chair: cut the object out of photos whose border is not uniform
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,8 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
     if o.generate:
         from mvaug.multiview.synthesizer import generate_around
 
-        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device)
-    result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite)
+        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout)
+    result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout)
     return f"{result.occupied} voxels >= {o.threshold}; wrote " + ", ".join(str(p) for p in result.paths.values())
 
 

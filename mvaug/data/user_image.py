@@ -8,7 +8,9 @@ RGBA or RGB, grayscale, or rotated by its EXIF tag (applied by :func:`mvaug.io.i
 * RGBA with transparent pixels: the alpha channel is the object mask.
 * RGB (or fully opaque RGBA): the background colour is estimated as the median of the border
   pixels; when the border is uniform, pixels within ``background_tolerance`` of it become
-  background (soft edge), otherwise the image is used as it is and a warning says so.
+  background (soft edge). Otherwise the object is cut out of the clutter with GrabCut
+  (:func:`mvaug.data.cutout.cut_out`), or, with ``cutout=False`` or when nothing is found, the
+  image is used as it is; a warning says which.
 * ``framing="crop"`` crops to the mask's bounding box and pads it to a square in which the object's
   longer side spans ``fill`` of the image; ``"keep"`` keeps the image's own framing (pads to square);
   ``"auto"`` keeps the framing of an image that is already square with a margin around the object
@@ -47,6 +49,8 @@ class UserImageOptions:
     """RGB images: colour distance (0-1 per channel, Euclidean) under which a pixel counts as background."""
     border_uniformity: float = 0.06
     """RGB images: the border is uniform when the 90th percentile of its distance to the median is below this."""
+    cutout: bool = True
+    """RGB images whose border is not uniform: cut the object out (GrabCut) rather than use the whole image."""
 
     def __post_init__(self) -> None:
         if self.framing not in ("auto", "crop", "keep"):
@@ -59,9 +63,11 @@ class UserImageOptions:
 class UserImage:
     """A prepared image: ``tensor`` float32 (3, S, S) in [0, 1], and what was done to it."""
 
-    path: Path
+    path: Path | None
     tensor: torch.Tensor
     notes: list[str] = field(default_factory=list)
+    cutout: np.ndarray | None = None
+    """uint8 RGBA (H, W, 4) when the object was cut out of a cluttered photo: the upright photo, the cut as alpha."""
 
 
 def load_user_image(
@@ -77,29 +83,31 @@ def prepare_user_image(
     """As :func:`load_user_image`, keeping the notes (background estimate, framing) for the log."""
     path = Path(path)
     rgba = read_image(path, "RGBA", MIN_INPUT_SIDE)  # (H, W, 4); EXIF applied; grayscale and palette images converted
-    tensor, notes = frame_image(rgba, size, background, options, path)
-    for note in notes:
+    prepared = frame_image(rgba, size, background, options, path)
+    for note in prepared.notes:
         log.info("%s: %s", path, note)
-    return UserImage(path, tensor, notes)
+    return prepared
 
 
 def frame_image(
     rgba: np.ndarray, size: int, background: Background = WHITE, options: UserImageOptions | None = None, path: Path | None = None
-) -> tuple[torch.Tensor, list[str]]:
-    """uint8 RGBA (H, W, 4) -> float32 (3, size, size) framed as described in the module docstring, and notes.
+) -> UserImage:
+    """uint8 RGBA (H, W, 4) -> float32 (3, size, size) framed as described in the module docstring, with notes.
 
     Also serves images made in memory (generated views on one background, to be put on another).
     """
     options = options or UserImageOptions()
     background = check_background(background)
     notes: list[str] = []
+    cutout = None
     alpha = rgba[..., 3]
     if alpha.min() < 255:
         mask = alpha
         notes.append("alpha channel used as the object mask")
     else:
-        mask = _mask_from_border(rgba[..., :3], options, notes)
+        mask, cut = _mask_of_opaque(rgba[..., :3], options, notes, path)
         rgba = np.concatenate([rgba[..., :3], mask[..., None]], axis=-1)
+        cutout = rgba if cut else None
     occupied = np.argwhere(mask > 127)
     if occupied.size == 0:
         raise DataError("the image shows no object (the whole image is background)", path)
@@ -115,19 +123,40 @@ def frame_image(
         notes.append(f"cropped to the object and padded to a square ({options.fill:.0%} fill)")
     else:
         rgba = _pad_to_square(rgba)
-    return to_tensor(resize_square(rgba, size), background), notes
+    return UserImage(path, to_tensor(resize_square(rgba, size), background), notes, cutout)
 
 
-def _mask_from_border(rgb: np.ndarray, options: UserImageOptions, notes: list[str]) -> np.ndarray:
-    """uint8 (H, W) soft object mask of an opaque image from its border colour; all 255 if the border is not uniform."""
+def _mask_of_opaque(rgb: np.ndarray, options: UserImageOptions, notes: list[str], path: Path | None) -> tuple[np.ndarray, bool]:
+    """uint8 (H, W) object mask of an opaque image, and whether it was cut out of clutter.
+
+    From the border colour when the border is uniform; else cut out (``options.cutout``); else all 255.
+    """
     pixels = rgb.astype(np.float32) / 255.0
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])  # (2H + 2W, 3)
     colour = np.median(border, axis=0)
     spread = np.percentile(np.linalg.norm(border - colour, axis=1), 90)
-    if spread > options.border_uniformity:
-        log.warning("background is not uniform (border spread %.3f); using the whole image", spread)
-        notes.append("background not uniform: the whole image is used, no background removed")
-        return np.full(rgb.shape[:2], 255, dtype=np.uint8)
+    if spread <= options.border_uniformity:
+        return _mask_from_border_colour(pixels, colour, options, notes), False
+    if options.cutout:
+        from mvaug.data.cutout import cut_out
+
+        mask = cut_out(rgb)
+        if mask.any():
+            kept = f"{np.mean(mask > 0):.0%} of the image"
+            log.warning("%sbackground is not uniform (border spread %.3f); object cut out with GrabCut (%s)", _prefix(path), spread, kept)
+            notes.append(f"background not uniform: object cut out with GrabCut ({kept})")
+            return mask, True
+    log.warning("%sbackground is not uniform (border spread %.3f); using the whole image", _prefix(path), spread)
+    notes.append("background not uniform: the whole image is used, no background removed")
+    return np.full(rgb.shape[:2], 255, dtype=np.uint8), False
+
+
+def _prefix(path: Path | None) -> str:
+    return f"{path}: " if path is not None else ""
+
+
+def _mask_from_border_colour(pixels: np.ndarray, colour: np.ndarray, options: UserImageOptions, notes: list[str]) -> np.ndarray:
+    """uint8 (H, W) soft object mask of float RGB ``pixels``: 0 within half the tolerance of the border ``colour``, 255 beyond it."""
     distance = np.linalg.norm(pixels - colour, axis=-1)
     tolerance = options.background_tolerance
     soft = np.clip((distance - 0.5 * tolerance) / (0.5 * tolerance), 0.0, 1.0)  # 0 at bg, 1 beyond the tolerance

@@ -100,18 +100,21 @@ class MultiViewSynthesizer:
         return [Image.fromarray(np.ascontiguousarray(a)) for a in arrays]
 
 
-def generate_around(image_path: str | os.PathLike, run: str | os.PathLike | None, count: int, bank: str | os.PathLike | None = None, device: str = "auto") -> torch.Tensor:
+def generate_around(
+    image_path: str | os.PathLike, run: str | os.PathLike | None, count: int, bank: str | os.PathLike | None = None, device: str = "auto", cutout: bool = True
+) -> torch.Tensor:
     """``count`` views (count, 3, s, s) of the object in an image, spread in azimuth around its estimated pose.
 
-    ``run`` None: the built-in chair disentangler and its bank.
+    ``run`` None: the built-in chair disentangler and its bank. ``cutout``: cut the object out of a photo
+    whose border is not uniform (else the whole photo is used).
     """
     from mvaug.io.assets import default_ref
-    from mvaug.data.user_image import load_user_image
+    from mvaug.data.user_image import UserImageOptions, load_user_image
     from mvaug.engine.device import resolve_device
 
     run = default_ref("chair", "disentangler") if run is None else run
 
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
-    image = load_user_image(image_path, synth.image_size)
+    image = load_user_image(image_path, synth.image_size, options=UserImageOptions(cutout=cutout))
     _, out = synth.generate_batch(image[None], synth.views_around(image, count))
     return out[0].cpu()

@@ -2,15 +2,19 @@
 
 ``Reconstructor.from_checkpoint(path).reconstruct(views)`` maps views (V, 3, H, W) in [0, 1] to
 occupancy probabilities (32, 32, 32), indexed [x, y, z] like ShapeNetVox32. :func:`run_reconstruct`
-adds file handling: user images in, ``OUT.binvox``, ``OUT.npy``, ``OUT.obj`` and ``OUT.png`` out.
+adds file handling: user images in, ``OUT.binvox``, ``OUT.npy``, ``OUT.obj`` and ``OUT.png`` out, and
+says when the grid cannot be an object (:func:`implausibility`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,10 +24,17 @@ from mvaug.errors import ConfigError
 from mvaug.recon.checkpoint import load_reconstructor
 from mvaug.recon.config import ReconConfig
 
+if TYPE_CHECKING:
+    from mvaug.data.user_image import UserImage
+
+log = logging.getLogger(__name__)
+
 GRID_TRANSLATE = (-0.5, -0.5, -0.5)  # the written grid fills a unit cube centred on the origin
 PREVIEW_SIZE = 160
 PREVIEW_ANGLES = 4
 OUT_SUFFIXES = (".binvox", ".npy", ".obj", ".png")
+IMPLAUSIBLE_OCCUPANCY = 0.5
+"""Occupied fraction of the grid above which a reconstruction cannot be one object (a chair fills a few percent to a quarter)."""
 
 
 class Reconstructor:
@@ -50,20 +61,25 @@ class Reconstructor:
     def background(self) -> tuple[float, float, float]:
         return (self.config.augment.val_background,) * 3
 
-    def load_views(self, paths: Sequence[str | os.PathLike]) -> torch.Tensor:
+    def load_views(self, paths: Sequence[str | os.PathLike], cutout: bool = True) -> torch.Tensor:
         """User images -> views (V, 3, S, S) in [0, 1], framed like the training renders and on the validation background."""
-        from mvaug.data.user_image import load_user_image
+        return torch.stack([image.tensor for image in self.prepare_views(paths, cutout)])
+
+    def prepare_views(self, paths: Sequence[str | os.PathLike], cutout: bool = True) -> list[UserImage]:
+        """User images framed like the training renders (``tensor`` (3, S, S)), with what was done to each.
+
+        ``cutout``: cut the object out of a photo whose border is not uniform (else the whole photo is used).
+        """
+        from mvaug.data.user_image import UserImageOptions, prepare_user_image
 
         size, fraction = self.image_size, self.config.data.crop_fraction
-        views = []
-        for path in paths:
-            if fraction < 1.0:  # the renders were centre-cropped before resizing: do the same
-                full = round(size / fraction)
-                margin = (full - size) // 2
-                views.append(load_user_image(path, full, self.background)[:, margin : margin + size, margin : margin + size])
-            else:
-                views.append(load_user_image(path, size, self.background))
-        return torch.stack(views)
+        options = UserImageOptions(cutout=cutout)
+        if fraction >= 1.0:
+            return [prepare_user_image(path, size, self.background, options) for path in paths]
+        full = round(size / fraction)  # the renders were centre-cropped before resizing: do the same
+        margin = (full - size) // 2
+        images = [prepare_user_image(path, full, self.background, options) for path in paths]
+        return [dataclasses.replace(image, tensor=image.tensor[:, margin : margin + size, margin : margin + size]) for image in images]
 
     def frame_generated(self, images: torch.Tensor) -> torch.Tensor:
         """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, S, S) framed like the training renders.
@@ -81,7 +97,7 @@ class Reconstructor:
         for image in images:
             rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
             rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-            tensor, _ = frame_image(rgba, full, self.background, UserImageOptions(framing="keep"))
+            tensor = frame_image(rgba, full, self.background, UserImageOptions(framing="keep", cutout=False)).tensor
             framed.append(tensor[:, margin : margin + size, margin : margin + size])
         return torch.stack(framed)
 
@@ -106,6 +122,19 @@ class ReconstructResult:
     """Written files by suffix: .binvox, .npy, .obj, .png."""
     occupied: int
     """Voxels at or above the threshold."""
+    implausible: str | None = None
+    """Why the grid cannot be one object (:func:`implausibility`; also logged and written on OUT.png), None when it can."""
+
+
+def implausibility(occupancy: np.ndarray) -> str | None:
+    """Why a boolean occupancy grid cannot be one object: it is empty, or more than :data:`IMPLAUSIBLE_OCCUPANCY`
+    of it is occupied (a network that has not learnt the object, or an input unlike its training images); None otherwise."""
+    fraction = float(occupancy.mean())
+    if fraction == 0.0:
+        return "implausible: the grid is empty"
+    if fraction > IMPLAUSIBLE_OCCUPANCY:
+        return f"implausible: {fraction:.0%} of the grid occupied"
+    return None
 
 
 def output_paths(out: str | os.PathLike) -> dict[str, Path]:
@@ -124,19 +153,32 @@ def check_reconstruct_outputs(images: Sequence[str | os.PathLike], out: str | os
     return paths
 
 
-def preview_picture(views: torch.Tensor, generated: torch.Tensor | None, occupancy: np.ndarray) -> np.ndarray:
-    """uint8 RGB: a row of input views, a row of generated views (if any), a row of voxel renders from a few azimuths."""
-    from mvaug.viz.previews import image_grid, turntable_cameras, voxel_views
+def preview_picture(
+    views: torch.Tensor, generated: torch.Tensor | None, occupancy: np.ndarray, cutouts: Sequence[np.ndarray | None] = (), note: str | None = None
+) -> np.ndarray:
+    """uint8 RGB: a row of input views, a row of generated views (if any), a row of voxel renders from a few azimuths.
+
+    ``cutouts[i]`` (uint8 RGBA photo with the cut as alpha, or None): shown outlined right after input view i.
+    ``note``: written in red above the picture.
+    """
+    from mvaug.viz.labelled import with_banner
+    from mvaug.viz.previews import image_grid, outline_cutout, turntable_cameras, voxel_views
 
     def row(images: torch.Tensor) -> list[np.ndarray]:
         small = torch.nn.functional.interpolate(images, size=(PREVIEW_SIZE, PREVIEW_SIZE), mode="bilinear", antialias=True, align_corners=False)
         return list((small.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
 
-    rows = [row(views)]
+    inputs = []
+    for index, view in enumerate(row(views)):
+        inputs.append(view)
+        if index < len(cutouts) and cutouts[index] is not None:
+            inputs.append(outline_cutout(cutouts[index], PREVIEW_SIZE))
+    rows = [inputs]
     if generated is not None and len(generated):
         rows.append(row(generated))
     rows.append(voxel_views(occupancy, 1.0, turntable_cameras(PREVIEW_ANGLES), PREVIEW_SIZE))
-    return image_grid(rows)
+    picture = image_grid(rows)
+    return picture if note is None else with_banner(picture, note)
 
 
 def run_reconstruct(
@@ -148,13 +190,16 @@ def run_reconstruct(
     kind: str = "chair",
     generated: torch.Tensor | None = None,
     overwrite: bool = True,
+    cutout: bool = True,
 ) -> ReconstructResult:
     """Reconstruct the object in ``images`` with the reconstructor ``recon`` (None: the built-in one of
     ``kind``) and write OUT.binvox/.npy/.obj/.png as one set (all or none).
 
     ``generated`` (G, 3, H, W) in [0, 1]: views synthesised elsewhere (``mvaug reconstruct --run DISENT
     --generate K``); they are appended to the input views and go through the merger with them.
+    ``cutout``: cut the object out of photos whose border is not uniform (shown on OUT.png); else the whole photo is used.
     An output that is one of the images is refused; an existing one too unless ``overwrite``.
+    An implausible grid (:func:`implausibility`) is written all the same, with a warning in the log and on OUT.png.
     """
     from mvaug.geometry.voxel_mesh import export_mesh, voxels_to_mesh
     from mvaug.io.binvox import Binvox, write_binvox
@@ -167,15 +212,19 @@ def run_reconstruct(
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold}")
     paths = check_reconstruct_outputs(images, out, overwrite)
     reconstructor = Reconstructor.from_checkpoint(recon, device, kind)
-    views = reconstructor.load_views(images)
+    prepared = reconstructor.prepare_views(images, cutout)
+    views = torch.stack([image.tensor for image in prepared])
     if generated is not None and len(generated):
         generated = reconstructor.frame_generated(generated)
     all_views = views if generated is None else torch.cat([views, generated])
     probabilities = reconstructor.reconstruct(all_views).numpy()
     occupancy = probabilities >= threshold
+    note = implausibility(occupancy)
+    if note is not None:
+        log.warning("%s: %s at threshold %g", out, note, threshold)
     with output_set(paths) as temp:
         write_binvox(temp[".binvox"], Binvox(occupancy, GRID_TRANSLATE, 1.0))
         np.save(temp[".npy"], probabilities.astype(np.float32))
         export_mesh(voxels_to_mesh(probabilities, threshold, side=1.0), temp[".obj"])
-        write_png(temp[".png"], preview_picture(views, generated, occupancy))
-    return ReconstructResult(probabilities, paths, int(occupancy.sum()))
+        write_png(temp[".png"], preview_picture(views, generated, occupancy, [image.cutout for image in prepared], note))
+    return ReconstructResult(probabilities, paths, int(occupancy.sum()), note)

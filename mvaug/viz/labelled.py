@@ -1,4 +1,4 @@
-"""Contact sheets with captions: a grid of images, a caption under each cell, an optional title per row."""
+"""Contact sheets with captions: a grid of images, a caption under each cell, an optional title per row; a banner above a picture."""
 
 from __future__ import annotations
 
@@ -45,4 +45,17 @@ def captioned_grid(
             text_w = draw.textlength(text, font=font)
             draw.text((x + max(0, (cell_w - text_w) / 2), y + cell_h + 1), text, fill="black", font=font)
         y += cell_h + line + pad
+    return np.asarray(sheet)
+
+
+def with_banner(image: np.ndarray, text: str, colour: tuple[int, int, int] = (200, 0, 0), font_size: int = 14) -> np.ndarray:
+    """uint8 RGB ``image`` (H, W, 3) with a white band above it holding ``text`` in ``colour`` (a warning to see at once)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=font_size)
+    pad = 4
+    band = font_size + 2 * pad
+    sheet = Image.new("RGB", (image.shape[1], image.shape[0] + band), "white")
+    sheet.paste(Image.fromarray(np.ascontiguousarray(image)), (0, band))
+    ImageDraw.Draw(sheet).text((pad, pad), text, fill=colour, font=font)
     return np.asarray(sheet)

@@ -51,12 +51,12 @@ def test_rgb_background_is_estimated_from_the_border_and_replaced(tmp_path):
     assert centre[2] > 0.7 and centre[0] < 0.2  # the blue object stays blue
 
 
-def test_non_uniform_background_keeps_the_whole_image_and_warns(tmp_path, caplog):
+def test_non_uniform_background_without_cutout_keeps_the_whole_image_and_warns(tmp_path, caplog):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, size=(64, 64, 3), dtype=np.uint8)
     path = _save(tmp_path / "noise.png", image)
     with caplog.at_level(logging.WARNING, logger="mvaug.data.user_image"):
-        out = load_user_image(path, 64)
+        out = load_user_image(path, 64, options=UserImageOptions(cutout=False))
     assert "not uniform" in caplog.text
     assert torch.allclose(out, torch.tensor(image).permute(2, 0, 1).float() / 255.0, atol=1e-6)
 

@@ -1,3 +1,5 @@
+import logging
+
 import click
 import numpy as np
 import pytest
@@ -7,12 +9,13 @@ from pix2vox import build_pix2vox, official_state_dicts
 
 from mvaug.cli.main import MvaugGroup
 from mvaug.cli.recon import reconstruct
+from mvaug.data.composite import paste_object, scene_image
 from mvaug.errors import DataError
 from mvaug.io.binvox import read_binvox
 from mvaug.io.checkpoint import save_checkpoint
-from mvaug.io.images import read_image
+from mvaug.io.images import read_image, write_png
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
-from mvaug.recon.reconstruct import PREVIEW_SIZE, Reconstructor, run_reconstruct
+from mvaug.recon.reconstruct import IMPLAUSIBLE_OCCUPANCY, PREVIEW_SIZE, Reconstructor, implausibility, run_reconstruct
 
 
 def cli() -> click.Group:
@@ -98,6 +101,68 @@ def test_the_real_shapenet_renders_reconstruct_without_error(trained_run, realda
     assert len(list(tmp_path.glob("r*.binvox"))) == 4
     together = CliRunner().invoke(cli(), ["reconstruct", *images, "--recon", str(trained_run), "--out", str(tmp_path / "all")])
     assert together.exit_code == 0, together.output
+
+
+def red_pixels(picture: np.ndarray) -> np.ndarray:
+    """bool (H, W): the pure red of the cut-out outline and of the implausibility banner."""
+    return (picture[..., 0] > 180) & (picture[..., 1] < 60) & (picture[..., 2] < 60)
+
+
+def test_a_cluttered_photo_is_cut_out_and_shown_and_no_cutout_keeps_the_whole_photo(trained_run, realdata, tmp_path):
+    render = read_image(realdata / "ShapeNetRendering/02828884/sample-bench/rendering/00.png", "RGBA")
+    photo = tmp_path / "bench-on-a-table.png"
+    write_png(photo, paste_object(render, scene_image("coffee-table"))[0])  # a bench on a wooden table: no uniform border
+    for name, flags in {"cut": [], "whole": ["--no-cutout"]}.items():
+        result = CliRunner().invoke(cli(), ["reconstruct", str(photo), "--recon", str(trained_run), "--out", str(tmp_path / name), "--device", "cpu", *flags])
+        assert result.exit_code == 0, result.output
+    recon = Reconstructor.from_checkpoint(trained_run)
+    (cut,), (whole,) = recon.prepare_views([photo]), recon.prepare_views([photo], cutout=False)
+    assert cut.cutout is not None and "cut out with GrabCut" in cut.notes[0]
+    assert whole.cutout is None and "whole image is used" in whole.notes[0]
+    assert not torch.equal(cut.tensor, whole.tensor)
+    np.testing.assert_allclose(np.load(tmp_path / "cut.npy"), recon.reconstruct(cut.tensor[None]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.load(tmp_path / "whole.npy"), recon.reconstruct(whole.tensor[None]).numpy(), atol=1e-6)
+    for name, outlined in {"cut": True, "whole": False}.items():
+        picture = read_image(tmp_path / f"{name}.png", "RGB")
+        top = picture.shape[0] - 2 * (PREVIEW_SIZE + 4)  # below a banner, if any: the input row, the voxel row
+        beside_input = picture[top : top + PREVIEW_SIZE, 8 + PREVIEW_SIZE : 8 + 2 * PREVIEW_SIZE]  # the input row's second cell
+        assert (red_pixels(beside_input).sum() > 50) if outlined else (beside_input == 255).all(), name  # the outlined cut-out
+
+
+def fabricated_grids() -> dict[str, torch.Tensor]:
+    """Probability grids as a network might give: every voxel likely, none, and a chair-sized block."""
+    block = torch.full((32, 32, 32), 0.05)
+    block[10:22, 4:28, 10:22] = 0.9  # 3456 voxels, 10.5 % of the grid
+    return {"full": torch.full((32, 32, 32), 0.9), "empty": torch.full((32, 32, 32), 0.1), "block": block}
+
+
+def test_an_implausible_grid_is_said_in_the_log_the_result_and_the_picture(trained_run, chairs, tmp_path, monkeypatch, caplog):
+    grids = fabricated_grids()
+    results, pictures = {}, {}
+    for name, grid in grids.items():
+        monkeypatch.setattr(Reconstructor, "reconstruct", lambda self, views, grid=grid: grid.clone())
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mvaug.recon.reconstruct"):
+            results[name] = run_reconstruct(renders(chairs, 1), trained_run, tmp_path / name, device="cpu")
+        warnings = [r.getMessage() for r in caplog.records if r.name == "mvaug.recon.reconstruct"]
+        assert warnings == ([] if results[name].implausible is None else [f"{tmp_path / name}: {results[name].implausible} at threshold 0.3"])
+        pictures[name] = read_image(results[name].paths[".png"], "RGB")
+    assert results["full"].implausible == "implausible: 100% of the grid occupied" and results["full"].occupied == 32**3
+    assert results["empty"].implausible == "implausible: the grid is empty" and results["empty"].occupied == 0
+    assert results["block"].implausible is None and results["block"].occupied == 12 * 24 * 12
+    for name in ("full", "empty"):
+        banner = pictures[name].shape[0] - pictures["block"].shape[0]
+        assert banner > 0 and red_pixels(pictures[name][:banner]).sum() > 20  # the note, in red, above the picture
+    np.testing.assert_array_equal(np.load(results["full"].paths[".npy"]), grids["full"].numpy())  # written all the same
+
+
+def test_implausibility_flags_more_than_half_of_the_grid_and_an_empty_one():
+    grid = np.zeros((32, 32, 32), bool)
+    assert implausibility(grid) == "implausible: the grid is empty"
+    grid.flat[: int(IMPLAUSIBLE_OCCUPANCY * grid.size)] = True
+    assert implausibility(grid) is None
+    grid.flat[int(IMPLAUSIBLE_OCCUPANCY * grid.size)] = True
+    assert implausibility(grid) == f"implausible: {grid.mean():.0%} of the grid occupied"
 
 
 def test_an_official_checkpoint_reconstructs_on_the_cpu(tmp_path, chairs):

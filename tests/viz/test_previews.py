@@ -4,7 +4,8 @@ from click.testing import CliRunner
 
 from mvaug.cli.main import cli
 from mvaug.io.images import read_image
-from mvaug.viz.previews import image_grid, shape_preview
+from mvaug.viz.labelled import with_banner
+from mvaug.viz.previews import image_grid, outline_cutout, shape_preview
 
 
 def test_image_grid_centres_cells_of_different_sizes():
@@ -15,6 +16,29 @@ def test_image_grid_centres_cells_of_different_sizes():
     assert grid[1:5, 1:7].max() == 0  # a fills its cell
     assert (grid[2:4, 10:12] == 100).all()  # b centred in the second cell
     assert (grid[0] == 255).all()
+
+
+def test_a_cut_out_is_outlined_on_its_faded_photo():
+    rgba = np.zeros((100, 200, 4), dtype=np.uint8)
+    rgba[..., 2] = 200  # a blue photo
+    rgba[40:80, 80:120, 3] = 255  # the cut: a 40-px square
+    picture = outline_cutout(rgba, 50, colour=(255, 0, 0))
+    assert picture.shape == (25, 50, 3)  # fitted in 50 x 50, aspect kept
+    assert (picture[15, 25] == (0, 0, 200)).all()  # inside the cut: the photo as it is
+    assert (picture[2, 2] > 150).all() and picture[2, 2, 2] > picture[2, 2, 0]  # outside: faded towards white, still blue-ish
+    red = (picture == (255, 0, 0)).all(-1)
+    rows, cols = np.nonzero(red)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (10, 19, 20, 29)  # the square's edge at a quarter scale
+    assert not red[13:17, 23:27].any()
+
+
+def test_a_banner_puts_a_line_of_text_above_the_picture():
+    picture = np.full((40, 300, 3), 90, dtype=np.uint8)
+    out = with_banner(picture, "implausible: 60% of the grid occupied", colour=(200, 0, 0))
+    band = out.shape[0] - picture.shape[0]
+    assert band > 10 and out.shape[1] == picture.shape[1]
+    np.testing.assert_array_equal(out[band:], picture)
+    assert ((out[:band, :, 0] > 150) & (out[:band, :, 1] < 80)).sum() > 30  # red text
 
 
 def test_voxel_and_mesh_previews_of_the_same_shape_agree(realdata, tmp_path):
