@@ -18,11 +18,11 @@ from mvaug.recon.data import ShapeNetViews
 
 def iou_by_view_count(
     model: Pix2Vox, data: ShapeNetViews, counts: list[int], seed: int, background: float, device: torch.device,
-    limit: int | None = None, batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS,
+    limit: int | None = None, batch_size: int = 8, thresholds=DEFAULT_THRESHOLDS, drawn: int | None = None,
 ) -> dict[int, np.ndarray]:
-    """Per-object IoU (N, T) for every count, each the mean over the disjoint ``count``-view sets of ``max(counts)``
-    views, for the models of ``data`` (the first ``limit``)."""
-    total = max(counts)
+    """Per-object IoU (N, T) for every count, each the mean over the disjoint ``count``-view sets of the ``drawn``
+    views (default ``max(counts)``), for the models of ``data`` (the first ``limit``)."""
+    total = drawn or max(counts)
     uneven = [c for c in counts if c < 1 or total % c]
     if uneven:
         raise ValueError(f"view counts {uneven} do not split the {total} views into whole sets")

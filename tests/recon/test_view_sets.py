@@ -35,3 +35,17 @@ def test_counts_must_split_the_views_into_whole_sets(loaded, chairs):
     data = ShapeNetViews(chairs, "test", loaded.config)
     with pytest.raises(ValueError, match=r"\[3\]"):
         iou_by_view_count(loaded.model, data, [1, 3, 4], seed=0, background=0.9, device=torch.device("cpu"))
+
+
+def test_drawn_views_set_how_many_single_views_are_averaged(loaded, chairs):
+    data = ShapeNetViews(chairs, "train", loaded.config)
+    background, cpu = loaded.config.augment.val_background, torch.device("cpu")
+    ious = iou_by_view_count(loaded.model, data, [1], seed=5, background=background, device=cpu, drawn=4)
+    four = iou_by_view_count(loaded.model, data, [1, 4], seed=5, background=background, device=cpu)
+    np.testing.assert_allclose(ious[1], four[1], atol=1e-6)  # the same four views, one at a time
+    two = iou_by_view_count(loaded.model, data, [1], seed=5, background=background, device=cpu, drawn=2)
+    images, voxels = data.eval_batch(list(range(len(data))), 2, 5, background)
+    loaded.model.eval()
+    with torch.no_grad():
+        single = [voxel_iou(Pix2Vox.final(loaded.model(images[:, v : v + 1])), voxels).numpy() for v in range(2)]
+    np.testing.assert_allclose(two[1], np.mean(single, axis=0), atol=1e-6)
