@@ -19,6 +19,7 @@ from mvaug.data.synth.writer import (
     CHAIR_TAXONOMY,
     DENSE_AZIMUTHS,
     SynthChairsConfig,
+    random_cameras,
     split_models,
     synthesize_chairs,
 )
@@ -205,3 +206,99 @@ def test_cli_synth_chairs_and_bad_options(tmp_path):
     typo = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "e"), "--config", str(config)])
     assert typo.exit_code == 2 and f"{config}: unknown key 'veiws'; did you mean 'views'?" in typo.output
     assert "Traceback" not in typo.output and not (tmp_path / "e").exists()
+
+
+def test_flat_look_renders_as_before_looks_existed():
+    """Pinned: hashes of these renders and cameras computed with the code from before the realistic look."""
+    import hashlib
+
+    from mvaug.data.synth.writer import build_model
+    from mvaug.render.raycast import MeshRenderer
+
+    config = SynthChairsConfig(models=2, views=2, size=64, seed=5)
+    pinned = ["6e3d97cd41db0304d2babe2623520e21b91fc69facd46fc98bdc2a33490b985d",
+              "55e2d5e2ca422a87e3fa0ba6d7f6d77362406d4892f1a560d3209e70ac810956"]
+    for index, expected in enumerate(pinned):
+        mesh, record, cameras = build_model(config, index)[:3]
+        renderer = MeshRenderer.from_trimesh(mesh)
+        digest = hashlib.sha256()
+        for camera in cameras:
+            digest.update(renderer.render(camera, config.size, config.supersample).tobytes())
+            digest.update(camera.to_metadata_line().encode())
+        assert record["family"] == "office" and digest.hexdigest() == expected
+
+
+REALISTIC = SynthChairsConfig(models=3, views=2, size=48, seed=11, look="realistic")
+
+
+def test_realistic_look_is_deterministic_and_differs_from_flat(tmp_path):
+    synthesize_chairs(tmp_path / "a", REALISTIC, workers=1, progress=False)
+    synthesize_chairs(tmp_path / "b", REALISTIC, workers=2, progress=False)
+    a = _tree(tmp_path / "a")
+    assert a == _tree(tmp_path / "b")
+    flat = SynthChairsConfig(models=3, views=2, size=48, seed=11)
+    synthesize_chairs(tmp_path / "flat", flat, workers=1, progress=False)
+    b = _tree(tmp_path / "flat")
+    pngs = [k for k in a if k.endswith(".png")]
+    assert len(pngs) == 6 and all(a[k] != b[k] for k in pngs)
+    config = json.loads((tmp_path / "a/synth_manifest.json").read_text())["config"]
+    assert config["look"] == "realistic"
+    assert "look" not in json.loads((tmp_path / "flat/synth_manifest.json").read_text())["config"]
+    with pytest.raises(DataError, match=r"other settings \(look\)"):
+        synthesize_chairs(tmp_path / "flat", REALISTIC, progress=False)
+
+
+def test_flat_sets_written_before_looks_existed_resume(small_set, tmp_path):
+    root = tmp_path / "old"
+    shutil.copytree(small_set, root)
+    manifest = json.loads((root / "synth_manifest.json").read_text())
+    assert "look" not in manifest["config"]  # as every manifest was before
+    summary = synthesize_chairs(root, SMALL, progress=False)
+    assert (summary.written, summary.skipped) == (0, 5) and _tree(root) == _tree(small_set)
+
+
+def test_realistic_cameras_are_jittered_and_recorded(tmp_path):
+    """The metadata holds the jittered cameras the renders used: the voxels project onto the silhouettes.
+    The dense grid is not jittered: its views must meet the content bank's cameras."""
+    root = tmp_path / "sofas"
+    config = SynthChairsConfig(models=2, views=4, seed=5, families=("sofa", "club_armchair"), look="realistic")
+    synthesize_chairs(root, config, progress=False)
+    for model in ("synth-00000", "synth-00001"):
+        for agreement in _agreements(root, model):
+            assert agreement.inside >= 0.90 and agreement.coverage >= 0.95, (model, agreement)
+    dense = SynthChairsConfig(models=1, views=1, seed=5, dense=True, size=32, look="realistic")
+    synthesize_chairs(tmp_path / "dense", dense, progress=False)
+    cams = read_rendering_metadata(tmp_path / f"dense/ShapeNetRendering/{CHAIR_TAXONOMY}/synth-00000/rendering/rendering_metadata.txt")
+    grid = [(az, el) for el in (20.0, 30.0) for az in DENSE_AZIMUTHS]
+    np.testing.assert_allclose([(c.azimuth, c.elevation, c.distance_ratio) for c in cams], [(az, el, 0.8) for az, el in grid], atol=1e-6)
+    jittered = read_rendering_metadata(root / f"ShapeNetRendering/{CHAIR_TAXONOMY}/synth-00000/rendering/rendering_metadata.txt")
+    plain = random_cameras(np.random.default_rng(np.random.SeedSequence([5, 0]).spawn(2)[1]), 4)  # model 0 before the jitter
+    d_az = [(c.azimuth - p.azimuth + 180) % 360 - 180 for c, p in zip(jittered, plain)]
+    d_el = [c.elevation - p.elevation for c, p in zip(jittered, plain)]
+    assert 0 < np.abs(d_az).max() <= 4 and 0 < np.abs(d_el).max() <= 3
+    assert all(0.96 <= c.distance_ratio / p.distance_ratio <= 1.04 for c, p in zip(jittered, plain))
+
+
+def test_look_and_families_are_checked():
+    with pytest.raises(ValueError, match="unknown look 'glossy'; choose from flat, realistic"):
+        SynthChairsConfig(look="glossy")
+    with pytest.raises(ValueError, match=r"chair families \['sofa'\] need look 'realistic'"):
+        SynthChairsConfig(families=("sofa",))
+    assert SynthChairsConfig(families=("sofa",), look="realistic").families == ("sofa",)
+
+
+def test_cli_look_option_and_config_file(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "a"), "--family", "wing_chair"])
+    assert bad.exit_code == 2 and "--look realistic" in bad.output and "Traceback" not in bad.output
+    bad = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "a"), "--look", "shiny"])
+    assert bad.exit_code == 2 and "shiny" in bad.output
+    config = tmp_path / "real.yaml"
+    config.write_text("models: 1\nviews: 1\nsize: 32\nlook: realistic\nfamilies: [folding]\n")
+    ok = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "b"), "--config", str(config), "--quiet"])
+    assert ok.exit_code == 0, ok.output
+    manifest = json.loads((tmp_path / "b/synth_manifest.json").read_text())
+    assert manifest["config"]["look"] == "realistic" and manifest["models"][0]["family"] == "folding"
+    ok = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "c"), "--models", "1", "--views", "1", "--size", "32",
+                             "--look", "realistic", "--family", "sofa", "--quiet"])
+    assert ok.exit_code == 0, ok.output

@@ -87,3 +87,47 @@ def test_face_colors_are_kept(chair_like):
     image = MeshRenderer(chair_like.vertices, chair_like.faces, colors).render(ShapeNetCamera(30, 25, 0, 0.8), 64)
     solid = image[image[..., 3] == 255]
     assert solid[:, 0].min() > 50 and solid[:, 1].max() == 0 and solid[:, 2].max() == 0
+
+
+def test_studio_lighting_keeps_the_silhouette_and_shades_round_and_textured():
+    from mvaug.render.raycast import StudioLighting
+
+    cylinder = trimesh.creation.cylinder(0.2, 0.6, sections=24)
+    renderer = MeshRenderer(cylinder.vertices, cylinder.faces, np.full((len(cylinder.faces), 3), 0.7),
+                            face_kinds=np.full(len(cylinder.faces), "wood"))
+    camera = ShapeNetCamera(30.0, 25.0, 0.0, 0.8)
+    flat, real = renderer.render(camera, 64), renderer.render(camera, 64, lighting=StudioLighting())
+    np.testing.assert_array_equal(flat[..., 3], real[..., 3])
+    assert not np.array_equal(flat[..., :3], real[..., :3])
+    side = real[40, 20:44][real[40, 20:44, 3] == 255, :3].astype(int).sum(1)
+    assert len(set(side.tolist())) > 10  # a round side under smooth shading and grain, not a few flat facets
+
+
+def test_corner_normals_keep_creases_and_smooth_curves():
+    from mvaug.render.raycast import corner_normals
+
+    box = trimesh.creation.box((0.4, 0.4, 0.4))
+    normals = corner_normals(box.vertices, box.faces)
+    np.testing.assert_allclose(normals, np.repeat(box.face_normals[:, None], 3, axis=1), atol=1e-6)
+    cylinder = trimesh.creation.cylinder(0.2, 0.6, sections=24)
+    normals = corner_normals(cylinder.vertices, cylinder.faces)
+    side = np.abs(cylinder.face_normals[:, 2]) < 0.5  # the side, not the caps
+    corners = cylinder.vertices[cylinder.faces[side]]
+    radial = corners * [1, 1, 0] / np.linalg.norm(corners[..., :2], axis=-1, keepdims=True)
+    # every corner's normal points (nearly: area weights of the unevenly split quads) straight out, not the face's way
+    assert np.einsum("fcd,fcd->fc", normals[side], radial).min() > np.cos(np.radians(4))
+    np.testing.assert_allclose(normals[~side], np.repeat(cylinder.face_normals[~side, None], 3, axis=1), atol=1e-6)
+
+
+def test_textures_vary_across_a_face_and_unknown_kinds_are_refused():
+    from mvaug.render.raycast import MATERIAL_KINDS, material_texture
+
+    points = np.random.default_rng(0).uniform(-0.5, 0.5, (500, 3)).astype(np.float32)
+    axes = np.tile(np.float32([0, 0, 1]), (500, 1))
+    for kind in MATERIAL_KINDS:
+        factor = material_texture(np.full(500, MATERIAL_KINDS.index(kind)), points, axes)
+        assert factor.min() > 0.6 and factor.max() < 1.2
+        assert (np.ptp(factor) == 0) == (kind == "plain"), kind
+    box = trimesh.creation.box()
+    with pytest.raises(ValueError, match="unknown material kinds \\['velvet'\\]"):
+        MeshRenderer(box.vertices, box.faces, face_kinds=np.full(len(box.faces), "velvet"))

@@ -8,7 +8,7 @@ generator state always gives the same chair, bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence, TypeVar
 
@@ -26,6 +26,16 @@ FAMILIES: tuple[str, ...] = (
     "cantilever",
     "pedestal",
 )
+REALISTIC_FAMILIES: tuple[str, ...] = FAMILIES + (
+    "club_armchair",
+    "wing_chair",
+    "sofa",
+    "swivel_lounge",
+    "folding",
+    "park_bench",
+    "upholstered_bench",
+)
+"""The families of the realistic look: FAMILIES (the flat look's, unchanged) and more."""
 
 _RGB = tuple[float, float, float]
 _T = TypeVar("_T")
@@ -77,12 +87,14 @@ class ChairPart:
 
 @dataclass
 class ChairModel:
-    """A sampled chair: its parts, material colours and the proportions and options drawn for it."""
+    """A sampled chair: its parts, material colours and kinds, and the proportions and options drawn for it."""
 
     family: str
     parts: list[ChairPart]
     materials: dict[str, _RGB]
     params: dict[str, float | int | bool | str]
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Material name -> the palette it was drawn from (wood, paint, fabric, leather, metal, plastic)."""
 
     def to_mesh(self) -> trimesh.Trimesh:
         """All parts in one mesh (vertices not merged), faces coloured by their part's material."""
@@ -95,16 +107,26 @@ class ChairModel:
         vertices = np.vstack([part.mesh.vertices for part in self.parts])
         return trimesh.Trimesh(vertices, faces, face_colors=colours, process=False)
 
+    def face_kinds(self) -> np.ndarray:
+        """The material kind (str) of every face of ``to_mesh()``."""
+        return np.repeat([self.kinds[part.material] for part in self.parts], [len(p.mesh.faces) for p in self.parts])
 
-def sample_chair(rng: np.random.Generator, family: str | None = None) -> ChairModel:
-    """Draw one chair; ``family`` None picks one of FAMILIES uniformly with ``rng``."""
+    def face_axes(self) -> np.ndarray:
+        """(F, 3) the longest bounding-box axis (X, Y or Z) of every face's part: its grain direction."""
+        axes = np.eye(3)[[int(np.argmax(np.ptp(part.mesh.vertices, axis=0))) for part in self.parts]]
+        return np.repeat(axes, [len(part.mesh.faces) for part in self.parts], axis=0)
+
+
+def sample_chair(rng: np.random.Generator, family: str | None = None,
+                 families: Sequence[str] = FAMILIES) -> ChairModel:
+    """Draw one chair; ``family`` None picks one of ``families`` uniformly with ``rng``."""
     if family is None:
-        family = FAMILIES[int(rng.integers(len(FAMILIES)))]
+        family = families[int(rng.integers(len(families)))]
     elif family not in _BUILDERS:
-        raise ValueError(f"unknown chair family {family!r}; choose one of: {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown chair family {family!r}; choose one of: {', '.join(REALISTIC_FAMILIES)}")
     builder = _Builder(rng, family)
     _BUILDERS[family](builder)
-    return ChairModel(family, builder.parts, builder.materials, builder.params)
+    return ChairModel(family, builder.parts, builder.materials, builder.params, builder.kinds)
 
 
 def _rgba(rgb: _RGB) -> np.ndarray:
@@ -119,6 +141,7 @@ class _Builder:
         self.params: dict[str, float | int | bool | str] = {"family": family}
         self.parts: list[ChairPart] = []
         self.materials: dict[str, _RGB] = {}
+        self.kinds: dict[str, str] = {}
 
     def uniform(self, key: str, low: float, high: float) -> float:
         return self.set(key, round(float(self.rng.uniform(low, high)), 6))
@@ -140,7 +163,8 @@ class _Builder:
 
     def material(self, name: str, kinds: Sequence[str]) -> str:
         """Draw a colour for material ``name`` from one of the palettes ``kinds``; returns ``name``."""
-        palette = _PALETTES[self.choice(f"{name}_material", kinds)]
+        self.kinds[name] = self.choice(f"{name}_material", kinds)
+        palette = _PALETTES[self.kinds[name]]
         base = np.array(palette[int(self.rng.integers(len(palette)))])
         colour = base * self.rng.uniform(0.85, 1.12) + self.rng.uniform(-0.03, 0.03, 3)
         self.materials[name] = tuple(round(float(c), 6) for c in np.clip(colour, 0.0, 1.0))
@@ -904,16 +928,288 @@ def _pedestal(b: _Builder) -> None:
     back = height - y_seat + b.uniform("back_height", 0.25, 0.42)
     end = height - y_seat + b.uniform("shell_end_height", 0.08, 0.2)
     flare = np.radians(b.uniform("shell_flare_deg", 5.0, 20.0))
+    b.add("back_shell", _wrap_shell(half_depth, half_width, roundness, y_seat, span, back, end, flare, shell_thick),
+          shell)
+    b.set("has_back", True)
+    b.set("has_arms", False)
+
+
+def _wrap_shell(half_depth: float, half_width: float, roundness: float, y: float, span: float, back: float,
+                end: float, flare: float, thickness: float) -> trimesh.Trimesh:
+    """Shell rising from level ``y`` round the back of a superellipse seat over ``span`` radians, ``back`` high at the
+    middle and ``end`` at both ends, flared outwards by ``flare`` radians."""
     phi = np.pi + np.linspace(-span / 2, span / 2, 25)
     c, s = np.cos(phi), np.sin(phi)
     e = 2 / roundness
-    path = np.column_stack([0.97 * half_depth * np.sign(c) * np.abs(c) ** e, np.full(len(phi), y_seat),
+    path = np.column_stack([0.97 * half_depth * np.sign(c) * np.abs(c) ** e, np.full(len(phi), y),
                             0.97 * half_width * np.sign(s) * np.abs(s) ** e])
     up = np.cos(flare) * _Y + np.sin(flare) * np.column_stack([c, np.zeros_like(c), s])
     rise = end + (back - end) * np.cos((phi - np.pi) / span * np.pi) ** 2
-    sections = np.stack([_rect(shell_thick, h) for h in rise])
-    b.add("back_shell", _sweep(path, sections, up), shell)
+    sections = np.stack([_rect(thickness, h) for h in rise])
+    return _sweep(path, sections, up)
+
+
+# ---------------------------------------------------------------------------------------------
+# Families of the realistic look only
+
+
+def _upholstered_body(b: _Builder, height: float, width: float, depth: float, cover: str,
+                      ranges: dict[str, tuple[float, float]]) -> tuple[float, float, float, _BackPlane]:
+    """Base box on short legs, loose seat cushion and back of an upholstered seat ``width`` wide; ``ranges`` gives
+    leg_height, seat_cushion_thickness, back_thickness and back_tilt_deg. Returns the base's back and front x, the
+    frame top y and the back's plane."""
+    y_base = b.uniform("leg_height", *ranges["leg_height"])
+    pad = b.uniform("seat_cushion_thickness", *ranges["seat_cushion_thickness"])
+    back_thick = b.uniform("back_thickness", *ranges["back_thickness"])
+    y_frame = height - pad
+    x0, x1 = -depth / 2 - back_thick, depth / 2
+    full = width + 2 * b.params["arm_width"]
+    b.add("base", _cushion(((x0 + x1) / 2, (y_base + y_frame) / 2, 0.0), (x1 - x0, y_frame - y_base, full),
+                           softness=0.15), cover)
+    plane = _back_plane(b, (-depth / 2 - back_thick / 2, y_frame, 0.0), full / 2, ranges["back_tilt_deg"], 0.0)
+    radius = b.uniform("leg_radius", 0.015, 0.028)
+    x, xb, z = x1 - radius - 0.03, x0 + radius + 0.03, full / 2 - radius - 0.03
+    tops = {"front_left": (x, -z), "front_right": (x, z), "back_left": (xb, -z), "back_right": (xb, z)}
+    if width > 1.3:
+        tops |= {"front_middle": (x, 0.0), "back_middle": (xb, 0.0)}
+    _legs(b, tops, y_base + 0.03, radius, b.uniform("leg_taper", 0.5, 0.9), b.flag("square_legs", 0.4),
+          b.uniform("leg_splay", 0.0, 0.08), b.material("frame", ("wood", "wood", "metal")), centre=(x0 + x1) / 2)
+    return x0, x1, y_frame, plane
+
+
+def _side_arms(b: _Builder, x0: float, x1: float, y_low: float, y_arm: float, width: float, softness: float,
+               material: str) -> None:
+    """Upholstered arms the depth of the base on both sides of a seat ``width`` wide."""
+    arm_width = b.params["arm_width"]
+    for side, sign in (("left", -1), ("right", 1)):
+        centre = ((x0 + x1) / 2 + 0.02, (y_low + y_arm) / 2, sign * (width + arm_width) / 2)
+        b.add(f"arm_{side}", _cushion(centre, (x1 - x0 + 0.04, y_arm - y_low, arm_width), softness=softness), material)
+
+
+def _loose_cushions(b: _Builder, plane: _BackPlane, s0: float, s1: float, back_thick: float, x0: float, x1: float,
+                    y_arm: float, width: float, material: str) -> None:
+    """Maybe a back cushion from s0 to s1 up the back, and round caps on the arms (from x0 to x1, top at y_arm)."""
+    if b.flag("back_cushion", 0.5):
+        thick = b.uniform("back_cushion_thickness", 0.06, 0.12)
+        centre = plane.at((s0 + s1) / 2 - 0.02, 0.0, (back_thick + thick) / 2 - 0.02)
+        b.add("back_cushion", _cushion(centre, (thick, s1 - s0 - 0.04, width), _rot_z(plane.tilt)), material)
+    if b.flag("arm_caps", 0.4):
+        cap = b.uniform("arm_cap_radius", 0.04, 0.07)
+        for side, sign in (("left", -1), ("right", 1)):
+            z = sign * (width + b.params["arm_width"]) / 2
+            b.add(f"arm_cap_{side}", _member((x0 + 0.02, y_arm - 0.3 * cap, z), (x1 + 0.03, y_arm - 0.3 * cap, z), cap,
+                                             sections=20), material)
+
+
+def _club_armchair(b: _Builder) -> None:
+    """Club armchair: low, deep and squat, thick rolled arms nearly as high as a back that wraps round, a loose seat
+    cushion, short feet; mostly leather."""
+    height, width, depth = _seat_size(b, (0.36, 0.44), (0.46, 0.58), (0.50, 0.62))
+    cover = b.material("upholstery", ("leather", "leather", "fabric"))
+    b.uniform("arm_width", 0.13, 0.22)
+    y_arm = height + b.uniform("arm_height", 0.14, 0.22)
+    x0, x1, y_frame, plane = _upholstered_body(b, height, width, depth, cover, {
+        "leg_height": (0.04, 0.10), "seat_cushion_thickness": (0.08, 0.14), "back_thickness": (0.12, 0.2),
+        "back_tilt_deg": (4.0, 12.0)})
+    b.add("seat", _cushion((0.0, height - (height - y_frame) / 2, 0.0), (depth, height - y_frame, width),
+                           softness=0.3), cover)
+    top = (y_arm + b.uniform("back_rise", 0.08, 0.22) - y_frame) / np.cos(plane.tilt)
+    wrap = b.uniform("back_wrap", 0.04, 0.12)
+    thick = x1 - x0 - depth
+    rot = _rot_z(plane.tilt)
+    b.add("back", _cushion(plane.at(top / 2, 0.0), (thick, top, 2 * plane.half_width), rot, wrap, softness=0.35),
+          cover)
+    _side_arms(b, x0, x1, y_frame - 0.1, y_arm, width, 0.4, cover)
+    _loose_cushions(b, plane, (height - y_frame) / np.cos(plane.tilt), top, thick, x0, x1, y_arm, width, cover)
     b.set("has_back", True)
+    b.set("has_arms", True)
+
+
+def _wing_chair(b: _Builder) -> None:
+    """Wing armchair: tall back with wings reaching forward at head height, low rolled arms, legs showing."""
+    height, width, depth = _seat_size(b, (0.40, 0.46), (0.46, 0.56), (0.46, 0.56))
+    cover = b.material("upholstery", ("fabric", "fabric", "leather"))
+    b.uniform("arm_width", 0.07, 0.13)
+    y_arm = height + b.uniform("arm_height", 0.16, 0.24)
+    x0, x1, y_frame, plane = _upholstered_body(b, height, width, depth, cover, {
+        "leg_height": (0.12, 0.24), "seat_cushion_thickness": (0.06, 0.12), "back_thickness": (0.08, 0.14),
+        "back_tilt_deg": (6.0, 14.0)})
+    pad = height - y_frame
+    b.add("seat", _cushion((0.0, height - pad / 2, 0.0), (depth, pad, width)), cover)
+    top = (height + b.uniform("back_height", 0.55, 0.75) - y_frame) / np.cos(plane.tilt)
+    rot = _rot_z(plane.tilt)
+    thick = x1 - x0 - depth
+    b.add("back", _cushion(plane.at(top / 2, 0.0), (thick, top, 2 * plane.half_width), rot, softness=0.2), cover)
+    reach = b.uniform("wing_depth_fraction", 0.45, 0.75) * depth
+    s0 = (y_arm - 0.03 - y_frame) / np.cos(plane.tilt)
+    s1 = top - b.uniform("wing_drop", 0.04, 0.1)
+    for side, sign in (("left", -1), ("right", 1)):
+        z = sign * (plane.half_width - 0.03)
+        centre = plane.at((s0 + s1) / 2, z, thick / 2 + reach / 2 - 0.02)
+        b.add(f"back_wing_{side}", _cushion(centre, (reach, s1 - s0, 0.06), rot, softness=0.2), cover)
+    _side_arms(b, x0, x1, y_frame - 0.1, y_arm, width, 0.35, cover)
+    _loose_cushions(b, plane, pad / np.cos(plane.tilt), s1, thick, x0, x1, y_arm, width, cover)
+    b.set("has_back", True)
+    b.set("has_arms", True)
+
+
+def _sofa(b: _Builder) -> None:
+    """Sofa or loveseat: two or three seat cushions side by side, back cushions, rolled or track arms, short legs."""
+    seats = b.integer("seats", 2, 3)
+    height = b.uniform("seat_height", 0.38, 0.46)
+    unit = b.uniform("seat_unit_width", 0.5, 0.65)
+    depth = b.uniform("seat_depth", 0.50, 0.62)
+    width = b.set("seat_width", round(seats * unit, 6))
+    cover = b.material("upholstery", ("fabric", "fabric", "leather"))
+    rolled = b.choice("arm_style", ("rolled", "track")) == "rolled"
+    b.uniform("arm_width", 0.12, 0.22) if rolled else b.uniform("arm_width", 0.07, 0.15)
+    y_arm = height + b.uniform("arm_height", 0.12, 0.24)
+    x0, x1, y_frame, plane = _upholstered_body(b, height, width, depth, cover, {
+        "leg_height": (0.05, 0.16), "seat_cushion_thickness": (0.08, 0.14), "back_thickness": (0.12, 0.22),
+        "back_tilt_deg": (6.0, 16.0)})
+    pad = height - y_frame
+    for i in range(seats):
+        z = -width / 2 + unit * (i + 0.5)
+        b.add(f"seat_cushion_{i}", _cushion((0.0, height - pad / 2, z), (depth, pad, unit - 0.006)), cover)
+    top = (height + b.uniform("back_height", 0.35, 0.5) - y_frame) / np.cos(plane.tilt)
+    rot = _rot_z(plane.tilt)
+    thick = x1 - x0 - depth
+    b.add("back", _cushion(plane.at(top / 2 - 0.04, 0.0), (thick, top + 0.08, 2 * plane.half_width), rot,
+                           softness=0.15), cover)
+    if b.flag("back_cushions", 0.8):
+        cushion = b.uniform("back_cushion_thickness", 0.08, 0.15)
+        s0 = pad / np.cos(plane.tilt)
+        for i in range(seats):
+            centre = plane.at((s0 + top - 0.04) / 2, -width / 2 + unit * (i + 0.5), (thick + cushion) / 2 - 0.02)
+            b.add(f"back_cushion_{i}", _cushion(centre, (cushion, top - 0.04 - s0, unit - 0.01), rot), cover)
+    _side_arms(b, x0, x1, y_frame - 0.1, y_arm, width, 0.4 if rolled else 0.12, cover)
+    b.set("has_back", True)
+    b.set("has_arms", True)
+
+
+def _swivel_lounge(b: _Builder) -> None:
+    """Swivel lounge chair: a deep padded seat in a tall wrap-around shell, on a column over a star or a disc foot."""
+    height = b.uniform("seat_height", 0.38, 0.46)
+    half_depth = b.uniform("seat_depth", 0.48, 0.60) / 2
+    half_width = b.uniform("seat_width", 0.50, 0.62) / 2
+    roundness = b.uniform("seat_roundness", 2.2, 4.0)
+    cover = b.material("upholstery", ("fabric", "leather", "leather"))
+    shell = b.material("shell", ("plastic", "wood", "paint")) if b.flag("bare_shell", 0.5) else cover
+    base = b.material("base", ("metal", "metal", "plastic"))
+    pad = b.uniform("seat_pad", 0.06, 0.11)
+    thickness = b.uniform("shell_thickness", 0.025, 0.05)
+    y_seat = _seat(b, height, half_depth, half_width, roundness, thickness, shell, pad, cover)
+    column = b.uniform("column_radius", 0.025, 0.04)
+    if b.choice("foot", ("star", "disc")) == "star":
+        y_foot = _star_base(b, b.integer("spokes", 4, 5), base, base, 0.2)
+    else:
+        foot = b.uniform("foot_radius", 0.24, 0.32)
+        b.add("base_disc", _lathe([(foot, 0.0), (foot, 0.012), (0.8 * foot, 0.03), (1.5 * column, 0.05)], 32), base)
+        y_foot = 0.04
+    b.add("base_column", _member(y_foot * _Y, (y_seat + 0.005) * _Y, column), base)
+    span = np.radians(b.uniform("shell_span_deg", 180.0, 260.0))
+    back = height - y_seat + b.uniform("back_height", 0.40, 0.62)
+    end = height - y_seat + b.uniform("shell_end_height", 0.12, 0.24)
+    flare = np.radians(b.uniform("shell_flare_deg", 10.0, 25.0))
+    b.add("back_shell", _wrap_shell(half_depth, half_width, roundness, y_seat, span, back, end, flare,
+                                    b.uniform("back_thickness", 0.03, 0.08)), shell)
+    b.set("has_back", True)
+    b.set("has_arms", False)
+
+
+def _folding(b: _Builder) -> None:
+    """Folding chair: per side a tube from the front foot up into the back post crossing a rear leg (an X seen from
+    the side), a thin seat, a back panel or rails; glides on the feet."""
+    height, width, depth = _seat_size(b, (0.43, 0.47), (0.38, 0.46), (0.36, 0.42))
+    frame = b.material("frame", ("metal", "metal", "paint", "wood"))
+    seat = b.material("seat", ("wood", "plastic", "paint", "fabric"))
+    tube = b.uniform("tube_radius", 0.009, 0.014)
+    thickness = b.uniform("seat_thickness", 0.015, 0.03)
+    y_seat = _seat(b, height, depth / 2, width / 2, b.uniform("seat_roundness", 4.0, 12.0), thickness, seat)
+    z_side = width / 2 + 0.5 * tube
+    plane = _back_plane(b, (-depth / 2 + 0.04, y_seat, 0.0), z_side, (8.0, 16.0), 0.0)
+    top = (height + b.uniform("back_height", 0.32, 0.45) - y_seat) / np.cos(plane.tilt)
+    glide = 0.025
+    front_lean = np.tan(np.radians(b.uniform("front_lean_deg", 34.0, 42.0)))
+    rear_lean = np.tan(np.radians(b.uniform("rear_lean_deg", 30.0, 38.0)))
+    for side, sign in (("left", -1), ("right", 1)):
+        z, z_in = sign * z_side, sign * (z_side - 2.2 * tube)
+        post = plane.at(0.0, z)
+        front = (post[0] + (y_seat - glide) * front_lean, glide, z)
+        b.add(f"back_post_{side}", _tube([front, post, plane.at(top, z)], tube, 0.05), frame)
+        rear_top = np.array([depth / 2 - 0.05, y_seat - tube, z_in])
+        rear = (rear_top[0] - (rear_top[1] - glide) * rear_lean, glide, z_in)
+        b.add(f"leg_rear_{side}", _member(rear, rear_top, tube), frame)
+        for name, (x, _, zz) in (("front", front), ("rear", rear)):
+            b.add(f"glide_{name}_{side}", _member((x, 0.0, zz), (x, glide + 0.01, zz), 1.4 * tube), frame)
+    y_bar = b.uniform("stretcher_height", 0.08, 0.18)
+    x_bar = plane.origin[0] + (y_seat - y_bar) * front_lean  # on the front tubes
+    b.add("stretcher_front", _member((x_bar, y_bar, -z_side), (x_bar, y_bar, z_side), 0.8 * tube), frame)
+    if b.choice("back_style", ("panel", "rails")) == "panel":
+        span = b.uniform("back_panel_height", 0.12, 0.25)
+        b.add("back_panel", _panel(plane, top - span, top - 0.01, -z_side, z_side, 0.015, tube), seat)
+    else:
+        _rails(b, plane, 0.55 * top, top - 0.01, b.integer("back_rails", 2, 3), 0.04, 0.015, 0.0, seat)
+    b.set("has_back", True)
+    b.set("has_arms", False)
+
+
+def _park_bench(b: _Builder) -> None:
+    """Garden bench: seat slats and a reclined slatted back along Z, on two or three side frames, often with arms."""
+    height, length, depth = _seat_size(b, (0.40, 0.46), (1.0, 1.8), (0.40, 0.52))
+    frame = b.material("frame", ("metal", "paint", "wood"))
+    slats = b.material("slats", ("wood", "wood", "paint"))
+    count = b.integer("seat_slats", 4, 7)
+    gap = b.uniform("seat_slat_gap", 0.008, 0.02)
+    thickness = b.uniform("seat_thickness", 0.02, 0.035)
+    slat = (depth - gap * (count - 1)) / count
+    for i in range(count):
+        x = -depth / 2 + slat / 2 + i * (slat + gap)
+        b.add(f"seat_slat_{i}", _box((x, height - thickness / 2, 0.0), (slat, thickness, length)), slats)
+    z_end = length / 2 - b.uniform("frame_inset", 0.03, 0.1)
+    ends = (-z_end, 0.0, z_end) if length > 1.4 else (-z_end, z_end)
+    y_rail = height - thickness - 0.04
+    post = b.uniform("post_half_width", 0.015, 0.025)
+    plane = _back_plane(b, (-depth / 2 + post, y_rail, 0.0), z_end, (12.0, 22.0), 0.0)
+    top = (height + b.uniform("back_height", 0.35, 0.5) - y_rail) / np.cos(plane.tilt)
+    arms = b.set("has_arms", b.flag("arms", 0.7))
+    y_arm = height + b.uniform("arm_height", 0.18, 0.25) if arms else y_rail
+    x_front = depth / 2 - post
+    for i, z in enumerate(ends):
+        b.add(f"seat_rail_{i}", _box((0.0, y_rail + 0.02, z), (depth, 0.04, 2 * post)), frame)
+        b.add(f"leg_front_{i}", _member((x_front, 0.0, z), (x_front, y_rail + 0.04, z), post, square=True), frame)
+        b.add(f"leg_rear_{i}", _member((plane.origin[0], 0.0, z), (plane.origin[0], y_rail + 0.04, z), post,
+                                       square=True), frame)
+        b.add(f"back_upright_{i}", _member(plane.at(0.0, z), plane.at(top, z), post, square=True), frame)
+    rails = b.integer("back_slats", 3, 6)
+    rail = b.uniform("back_slat_height", 0.04, 0.08)
+    _rails(b, plane, 0.12, top, rails, rail, 0.02, 0.02, slats)
+    if arms:
+        for side, z in (("left", -z_end), ("right", z_end)):
+            x_rear = plane.at((y_arm - y_rail) / np.cos(plane.tilt), z)[0]
+            b.add(f"arm_support_{side}", _member((x_front, y_rail, z), (x_front, y_arm, z), post, square=True), frame)
+            b.add(f"arm_{side}", _box(((x_front + x_rear) / 2 + 0.02, y_arm, z), (x_front - x_rear + 0.08, 0.03, 0.07)),
+                  frame)
+    b.set("has_back", True)
+
+
+def _upholstered_bench(b: _Builder) -> None:
+    """Backless upholstered bench: a long padded top on four or six legs, with or without stretchers."""
+    height, length, depth = _seat_size(b, (0.42, 0.50), (0.8, 1.6), (0.35, 0.5))
+    cover = b.material("upholstery", ("fabric", "leather"))
+    frame = b.material("frame", ("wood", "wood", "metal", "paint"))
+    pad = b.uniform("seat_pad", 0.06, 0.14)
+    board = b.uniform("seat_thickness", 0.02, 0.05)
+    roundness = b.uniform("seat_roundness", 6.0, 20.0)
+    y_seat = _seat(b, height, depth / 2, length / 2, roundness, board, frame, pad, cover)
+    radius = b.uniform("leg_radius", 0.016, 0.03)
+    tops = _corner_tops(depth / 2, length / 2, roundness, radius + b.uniform("leg_inset", 0.0, 0.04))
+    if length > 1.2:
+        tops |= {"front_middle": (tops["front_left"][0], 0.0), "back_middle": (tops["back_left"][0], 0.0)}
+    legs = _legs(b, tops, y_seat + board / 2, radius, b.uniform("leg_taper", 0.6, 1.0), b.flag("square_legs", 0.5),
+                 b.uniform("leg_splay", 0.0, 0.06), frame)
+    _stretchers(b, {name: legs[name] for name in _LEG_CORNERS}, 0.6 * radius, False, frame)
+    b.set("has_back", False)
     b.set("has_arms", False)
 
 
@@ -926,4 +1222,11 @@ _BUILDERS: dict[str, Callable[[_Builder], None]] = {
     "spindle_back": _spindle_back,
     "cantilever": _cantilever,
     "pedestal": _pedestal,
+    "club_armchair": _club_armchair,
+    "wing_chair": _wing_chair,
+    "sofa": _sofa,
+    "swivel_lounge": _swivel_lounge,
+    "folding": _folding,
+    "park_bench": _park_bench,
+    "upholstered_bench": _upholstered_bench,
 }

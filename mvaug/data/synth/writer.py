@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,6 +29,10 @@ SPLIT_FILE = "ShapeNet.json"
 DENSE_AZIMUTHS = tuple(round(360.0 * a / 31, 6) for a in range(31))
 DENSE_ELEVATIONS = (20.0, 30.0)
 DENSE_DISTANCE_RATIO = 0.8
+
+LOOKS = ("flat", "realistic")
+# the realistic look moves every camera by up to these: degrees of azimuth and elevation, a fraction of the distance
+JITTER_AZIMUTH, JITTER_ELEVATION, JITTER_DISTANCE = 4.0, 3.0, 0.04
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,31 @@ class SynthChairsConfig:
     families: tuple[str, ...] = ()
     """Restrict to these chair families (empty: all)."""
     voxel_dim: int = 32
+    look: str = "flat"
+    """flat: per-part colours under fixed lights (the original look); realistic: smooth shading, procedural wood,
+    fabric and metal, random lights per view, jittered cameras (random views only; the dense grid stays exact) and
+    more families."""
 
     def __post_init__(self) -> None:
-        from mvaug.data.synth.chair_models import FAMILIES
+        from mvaug.data.synth.chair_models import REALISTIC_FAMILIES
 
         require_at_least(self, 1, "models", "views", "size", "supersample", "voxel_dim")
         if len(self.split) != 3 or min(self.split) < 0 or not math.isclose(sum(self.split), 1.0, abs_tol=1e-6):
             raise ValueError(f"split must be three non-negative fractions summing to 1, got {self.split}")
-        unknown = sorted(set(self.families) - set(FAMILIES))
+        if self.look not in LOOKS:
+            raise ValueError(f"unknown look {self.look!r}; choose from {', '.join(LOOKS)}")
+        unknown = sorted(set(self.families) - set(self.family_choices))
+        if unknown and set(unknown) <= set(REALISTIC_FAMILIES):
+            raise ValueError(f"chair families {unknown} need look 'realistic' (--look realistic)")
         if unknown:
-            raise ValueError(f"unknown chair families {unknown}; choose from {', '.join(FAMILIES)}")
+            raise ValueError(f"unknown chair families {unknown}; choose from {', '.join(self.family_choices)}")
+
+    @property
+    def family_choices(self) -> tuple[str, ...]:
+        """The families this look draws from."""
+        from mvaug.data.synth.chair_models import FAMILIES, REALISTIC_FAMILIES
+
+        return REALISTIC_FAMILIES if self.look == "realistic" else FAMILIES
 
     @property
     def view_count(self) -> int:
@@ -93,6 +113,30 @@ def random_cameras(rng: np.random.Generator, count: int) -> list[ShapeNetCamera]
     return [ShapeNetCamera(float(a), float(e), 0.0, float(d)) for a, e, d in zip(az, el, dist)]
 
 
+def jitter_cameras(rng: np.random.Generator, cameras: list[ShapeNetCamera]) -> list[ShapeNetCamera]:
+    """Every camera moved a little (azimuth, elevation, distance), rounded so the metadata records it exactly."""
+    n = len(cameras)
+    azimuth = rng.uniform(-JITTER_AZIMUTH, JITTER_AZIMUTH, n)
+    elevation = rng.uniform(-JITTER_ELEVATION, JITTER_ELEVATION, n)
+    distance = rng.uniform(1 - JITTER_DISTANCE, 1 + JITTER_DISTANCE, n)
+    return [
+        ShapeNetCamera(round(c.azimuth + a, 6) % 360.0, round(c.elevation + e, 6), c.in_plane, round(c.distance_ratio * d, 6))
+        for c, a, e, d in zip(cameras, azimuth, elevation, distance)
+    ]
+
+
+class SynthModel(NamedTuple):
+    """One chair ready to write: the normalised mesh (trimesh, face colours), its manifest record, cameras, the
+    lighting of every view and, for the realistic look, every face's material kind and grain axis."""
+
+    mesh: object
+    record: dict
+    cameras: list[ShapeNetCamera]
+    lightings: list
+    face_kinds: np.ndarray | None
+    face_axes: np.ndarray | None
+
+
 def _paths(root: Path, name: str) -> dict[str, Path]:
     return {
         "rendering": root / "ShapeNetRendering" / CHAIR_TAXONOMY / name / "rendering",
@@ -106,20 +150,29 @@ def _is_complete(root: Path, name: str) -> bool:
     return (paths["rendering"] / "renderings.txt").is_file() and paths["binvox"].is_file() and paths["obj"].is_file()
 
 
-def build_model(config: SynthChairsConfig, index: int):
-    """The normalised chair mesh (trimesh, face colours), its record and its cameras for model ``index``."""
+def build_model(config: SynthChairsConfig, index: int) -> SynthModel:
+    """Model ``index``: from the streams (seed, index) spawns, a third one (lights, camera jitter) for the realistic
+    look only, which leaves the first two and so the flat look as they were."""
     from mvaug.data.synth.chair_models import sample_chair
     from mvaug.geometry.voxelize import normalize_mesh
+    from mvaug.render.raycast import Lighting, sample_studio_lighting
 
-    shape_seq, view_seq = np.random.SeedSequence([config.seed, index]).spawn(2)
+    realistic = config.look == "realistic"
+    shape_seq, view_seq, *look_seq = np.random.SeedSequence([config.seed, index]).spawn(3 if realistic else 2)
     shape_rng = np.random.default_rng(shape_seq)
     family = str(shape_rng.choice(config.families)) if config.families else None
-    chair = sample_chair(shape_rng, family)
+    chair = sample_chair(shape_rng, family, config.family_choices)
     mesh = chair.to_mesh()
     mesh.vertices = normalize_mesh(mesh.vertices)
     cameras = dense_cameras() if config.dense else random_cameras(np.random.default_rng(view_seq), config.views)
     record = {"model": model_name(index), "family": chair.family, "params": chair.params}
-    return mesh, record, cameras
+    if not realistic:
+        return SynthModel(mesh, record, cameras, [Lighting()] * len(cameras), None, None)
+    look_rng = np.random.default_rng(look_seq[0])
+    if not config.dense:  # the dense grid is a fixed rig: its views are matched to bank cameras within 0.5 degrees
+        cameras = jitter_cameras(look_rng, cameras)
+    lightings = [sample_studio_lighting(look_rng) for _ in cameras]
+    return SynthModel(mesh, record, cameras, lightings, chair.face_kinds(), chair.face_axes())
 
 
 def write_model(root: Path, config: SynthChairsConfig, index: int) -> dict:
@@ -130,17 +183,18 @@ def write_model(root: Path, config: SynthChairsConfig, index: int) -> dict:
     from mvaug.io.images import write_png
     from mvaug.render.raycast import MeshRenderer
 
-    mesh, record, cameras = build_model(config, index)
-    paths = _paths(root, record["model"])
+    model = build_model(config, index)
+    mesh, cameras = model.mesh, model.cameras
+    paths = _paths(root, model.record["model"])
     export_mesh(mesh, paths["obj"])
     write_binvox(paths["binvox"], voxelize_mesh(mesh.vertices, mesh.faces, config.voxel_dim))
-    renderer = MeshRenderer.from_trimesh(mesh, nthreads=1)
+    renderer = MeshRenderer.from_trimesh(mesh, nthreads=1, face_kinds=model.face_kinds, face_axes=model.face_axes)
     names = [f"{view:02d}.png" for view in range(len(cameras))]
-    for name, camera in zip(names, cameras):
-        write_png(paths["rendering"] / name, renderer.render(camera, config.size, config.supersample))
+    for name, camera, lighting in zip(names, cameras, model.lightings):
+        write_png(paths["rendering"] / name, renderer.render(camera, config.size, config.supersample, lighting))
     write_rendering_metadata(paths["rendering"] / "rendering_metadata.txt", cameras)
     atomic_write_text(paths["rendering"] / "renderings.txt", "".join(n + "\n" for n in names))
-    return record
+    return model.record
 
 
 def split_models(names: list[str], fractions: tuple[float, float, float], seed: int) -> dict[str, list[str]]:
@@ -160,7 +214,10 @@ def split_models(names: list[str], fractions: tuple[float, float, float], seed: 
 def _manifest_config(config: SynthChairsConfig) -> dict:
     from mvaug import __version__
 
-    return {"generator": f"mvaug {__version__}", **dataclasses.asdict(config)}
+    fields = dataclasses.asdict(config)
+    if config.look == "flat":
+        del fields["look"]  # as manifests recorded the flat look before there were others: those sets still resume
+    return {"generator": f"mvaug {__version__}", **fields}
 
 
 def check_existing(root: Path, manifest: str, config: dict, data_set: str = "data set", manifest_label: str = "data manifest") -> None:
