@@ -60,6 +60,7 @@ class EvaluateOptions:
     input_view: int = 0  # chair
     seed: int = 0  # chair
     workers: int = 1  # chair
+    retrieve_from: str | None = None  # chair: the disentangler's training data, adds retrieved-K
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
     from mvaug.evaluate.reconstruction_report import format_report
 
-    config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed)
+    config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from)
     summary = evaluate_reconstruction(o.data, o.recon, o.run, o.out, config, o.bank, o.device, o.workers)
     return format_report(summary, config).split("\n\nAll thresholds")[0]
 
@@ -132,6 +133,8 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
 def _evaluate_face(o: EvaluateOptions) -> str:
     from mvaug.evaluate.face_eval import evaluate_faces, format_face_report
 
+    if o.retrieve_from is not None:
+        raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
     return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device))
 
 

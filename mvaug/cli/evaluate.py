@@ -47,10 +47,13 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--limit", type=int, help="Only the first N objects of the split.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
 @click.option("--workers", default=1, show_default=True, help="Processes evaluating objects in parallel.")
+@click.option("--retrieve-from", type=click.Path(file_okay=False),
+              help="The disentangler's training data, ShapeNet layout: adds retrieved-K, the training images nearest in style at the same cameras "
+                   "(builtin:chair-disentangler's: mvaug data synth-chairs DIR --dense --models 160 --size 64 --seed 11 --split 0.8,0.1,0.1).")
 @device_option
 @click.option("--kind", default="chair", show_default=True, type=KIND, help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
 @click.pass_context
-def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, device, kind) -> None:
+def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, retrieve_from, device, kind) -> None:
     """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
 
     `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools.
@@ -63,6 +66,6 @@ def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, li
     from pathlib import Path
 
     options = EvaluateOptions(data=data, recon=recon, run=run, out=out, bank=bank_path, split=split, limit=limit, device=device,
-                              views=views, input_view=input_view, seed=seed, workers=workers)
+                              views=views, input_view=input_view, seed=seed, workers=workers, retrieve_from=retrieve_from)
     click.echo(get_kind(kind).evaluate(options))
     click.echo(f"\nreport: {Path(out) / 'report.md'}")

@@ -1,10 +1,13 @@
 """``mvaug evaluate``: single view vs generated views vs ground-truth views (the paper's Fig. 9, measured).
 
-For every object of the split, view ``input_view`` is the one real input. Three conditions:
+For every object of the split, view ``input_view`` is the one real input. The conditions:
 
 * ``single``: that view alone;
 * ``generated-K``: that view plus K views synthesised from it by the disentangler (bank views spread
   evenly in azimuth around the input, at its elevation);
+* ``retrieved-K`` (with ``retrieve_from``): that view plus, at each of the same cameras, the disentangler's
+  training image whose style E_s(x) is nearest to the input's (:mod:`mvaug.multiview.retrieval`): does
+  synthesis add anything beyond looking up a similar chair?
 * ``gt-K``: that view plus the K real renders at the same cameras as the generated ones.
 
 Each condition is reconstructed by the same multi-view reconstructor and scored by voxel IoU against
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +53,8 @@ class ReconEvalConfig:
     """Seeds the bootstrap."""
     montage: int = 8
     """Objects in each of the best and worst montages."""
+    retrieve_from: str | None = None
+    """The disentangler's training data (ShapeNet layout, renders at the bank's cameras): adds ``retrieved-K``."""
 
     def __post_init__(self) -> None:
         if not self.views or min(self.views) < 1:
@@ -57,8 +62,12 @@ class ReconEvalConfig:
         if self.headline_threshold not in self.thresholds:
             raise ValueError(f"headline_threshold {self.headline_threshold} must be one of thresholds {self.thresholds}")
 
+    def added_kinds(self) -> tuple[str, ...]:
+        """What the K added views are, in report order."""
+        return ("generated", "retrieved", "gt") if self.retrieve_from is not None else ("generated", "gt")
+
     def conditions(self) -> list[str]:
-        return [SINGLE] + [f"{kind}-{k}" for kind in ("generated", "gt") for k in self.views]
+        return [SINGLE] + [f"{kind}-{k}" for kind in self.added_kinds() for k in self.views]
 
 
 @dataclass
@@ -70,10 +79,13 @@ class EvalContext:
     config: ReconEvalConfig
     tolerance: float = 0.5
     bank_views: list = field(default_factory=list)
+    retrieval: object = None  # mvaug.multiview.retrieval.StyleIndex when config.retrieve_from is set
 
     @classmethod
-    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str) -> EvalContext:
+    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str,
+             progress: bool = False) -> EvalContext:
         from mvaug.engine.device import resolve_device
+        from mvaug.multiview.retrieval import StyleIndex
         from mvaug.multiview.synthesizer import MultiViewSynthesizer
         from mvaug.recon.reconstruct import Reconstructor
 
@@ -83,7 +95,10 @@ class EvalContext:
         if len(views) < max(config.views):
             raise ConfigError(f"the bank has {len(views)} views with cameras, fewer than the largest K = {max(config.views)}")
         tolerance = float(synth.bank.notes.get("tolerance_deg", 0.5))
-        return cls(Reconstructor.from_checkpoint(recon, torch_device), synth, config, tolerance, views)
+        retrieval = None
+        if config.retrieve_from is not None:
+            retrieval = StyleIndex.build(config.retrieve_from, synth.model.config.data.split, views, tolerance, synth.model, progress=progress)
+        return cls(Reconstructor.from_checkpoint(recon, torch_device), synth, config, tolerance, views, retrieval)
 
     def recon_inputs(self, paths: list[Path]) -> torch.Tensor:
         """Real renders as the reconstructor was trained to see them: (V, 3, S, S)."""
@@ -119,26 +134,32 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
         real_index[view.name] = index
     source = load_image(paths[cfg.input_view], ctx.synth.image_size)[None]  # as the disentangler was trained
     _, generated = ctx.synth.generate_batch(source, needed)  # (1, V, 3, s, s)
-    generated_views = dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0])))
-    real_views = dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed])))
+    added = {  # kind -> view name -> (3, S, S) as the reconstructor sees it
+        "generated": dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0]))),
+        "gt": dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed]))),
+    }
+    if ctx.retrieval is not None:
+        style, _ = ctx.synth.model.encode(source)  # (1, d_s)
+        retrieved = [ctx.retrieval.nearest(style[0], v.name) for v in needed]
+        added["retrieved"] = dict(zip((v.name for v in needed), ctx.recon_inputs(retrieved)))
     single = ctx.recon_inputs([paths[cfg.input_view]])  # (1, 3, S, S)
     gt = read_binvox(model.voxel_path).data
     probabilities = {SINGLE: ctx.recon.reconstruct(single)}
     for k in cfg.views:
         names = [v.name for v in plans[k]]
-        probabilities[f"generated-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([generated_views[n] for n in names])]))
-        probabilities[f"gt-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([real_views[n] for n in names])]))
+        for kind in cfg.added_kinds():
+            probabilities[f"{kind}-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([added[kind][n] for n in names])]))
     ious = {name: voxel_iou(p.numpy(), gt, cfg.thresholds).tolist() for name, p in probabilities.items()}
     kmax = max(cfg.views)
     names = [v.name for v in plans[kmax]]
     record = {"object": model.model_id, "taxonomy_id": model.taxonomy_id, "ious": ious, "views": {str(k): [v.name for v in plans[k]] for k in cfg.views}}
+    if ctx.retrieval is not None:
+        record["retrieved"] = {v.name: str(p) for v, p in zip(needed, retrieved)}
     arrays = {
         "input": _to_uint8(single),
-        "generated": _to_uint8(torch.stack([generated_views[n] for n in names])),
-        "real": _to_uint8(torch.stack([real_views[n] for n in names])),
+        **{"real" if kind == "gt" else kind: _to_uint8(torch.stack([added[kind][n] for n in names])) for kind in cfg.added_kinds()},
         "single": probabilities[SINGLE].numpy().astype(np.float16),
-        "generated_probs": probabilities[f"generated-{kmax}"].numpy().astype(np.float16),
-        "gt_probs": probabilities[f"gt-{kmax}"].numpy().astype(np.float16),
+        **{f"{kind}_probs": probabilities[f"{kind}-{kmax}"].numpy().astype(np.float16) for kind in cfg.added_kinds()},
         "truth": gt.astype(np.uint8),
     }
     return record, arrays
@@ -162,24 +183,30 @@ def evaluate_reconstruction(
     """Evaluate every object of ``config.split`` (cached per object in OUT/objects/), then write the report.
 
     OUT must be new, empty or a report folder of the same evaluation; the data and (when objects are
-    left to evaluate) the models are read before anything is written there.
+    left to evaluate) the models are read before anything is written there. With ``config.retrieve_from``,
+    held-out objects that the disentangler was trained on are refused.
     """
     from tqdm import tqdm
 
     from mvaug.data.shapenet import ShapeNetDataset
+    from mvaug.data.transforms import existing_dir
     from mvaug.io.atomic import atomic_write_text
 
     config = config or ReconEvalConfig()
+    if config.retrieve_from is not None:  # absolute: another root is another evaluation
+        config = replace(config, retrieve_from=str(existing_dir(config.retrieve_from, "--retrieve-from folder").resolve()))
     out = Path(out)
     settings = json.loads(json.dumps({"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run),
-                                      "bank": describe_ref(bank), "config": asdict(config)}))  # tuples as JSON lists, as stored
+                                      "bank": describe_ref(bank), "config": _config_settings(config)}))  # tuples as JSON lists, as stored
     _check_report_folder(out, settings)
     models = ShapeNetDataset.from_root(data, split=config.split).models[: config.limit]
     if not models:
         raise DataError(f"the {config.split} split holds no models", data)
     cache = out / "objects"
     todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
-    ctx = EvalContext.load(recon, run, bank, config, device) if todo else None
+    ctx = EvalContext.load(recon, run, bank, config, device, progress) if todo else None
+    if ctx is not None and ctx.retrieval is not None:
+        _refuse_trained_on(models, ctx.retrieval.folders, data)
     if not (out / SETTINGS).is_file():
         atomic_write_text(out / SETTINGS, json.dumps(settings, indent=2) + "\n")
     cache.mkdir(exist_ok=True)
@@ -210,6 +237,22 @@ def evaluate_reconstruction(
 
     write_report(out, records, summary, config, cache)
     return summary
+
+
+def _config_settings(config: ReconEvalConfig) -> dict:
+    """The config as stored in settings.json; without ``retrieve_from`` when unset, so earlier report folders resume."""
+    stored = asdict(config)
+    if config.retrieve_from is None:
+        del stored["retrieve_from"]
+    return stored
+
+
+def _refuse_trained_on(models: list, trained_on: frozenset[Path], data: str | os.PathLike) -> None:
+    """A :class:`DataError` naming one held-out model whose renders the disentangler was trained on."""
+    seen = [m.model_id for m in models if Path(m.rendering_dir).resolve() in trained_on]
+    if seen:
+        raise DataError(f"{len(seen)} of the held-out objects were in the disentangler's training data (e.g. {seen[0]}): "
+                        "retrieved-K would find them; choose another --split or --data", data)
 
 
 _WORKER_CTX: dict = {}
@@ -270,7 +313,8 @@ def bootstrap_interval(differences: np.ndarray, resamples: int, seed: int, level
 
 
 def summarise(records: list[dict], config: ReconEvalConfig) -> dict:
-    """Means per condition and threshold; paired differences (generated - single, gt - generated) at the headline threshold."""
+    """Means per condition and threshold; paired differences (generated - single, gt - generated and, with
+    retrieval, generated - retrieved) at the headline threshold."""
     t = config.thresholds.index(config.headline_threshold)
     conditions = config.conditions()
     ious = {c: np.array([r["ious"][c] for r in records]) for c in conditions}  # (N, T) each
@@ -286,8 +330,11 @@ def summarise(records: list[dict], config: ReconEvalConfig) -> dict:
         rows = [k for k, r in enumerate(records) if r["family"] == family]
         summary["by_family"][family] = {"n": len(rows), **{c: float(ious[c][rows, t].mean()) for c in conditions}}
     for k in config.views:
-        for name, better, worse in ((f"generated-{k} - single", f"generated-{k}", SINGLE), (f"gt-{k} - generated-{k}", f"gt-{k}", f"generated-{k}")):
+        pairs = [(f"generated-{k}", SINGLE), (f"gt-{k}", f"generated-{k}")]
+        if config.retrieve_from is not None:
+            pairs.append((f"generated-{k}", f"retrieved-{k}"))
+        for better, worse in pairs:
             diff = ious[better][:, t] - ious[worse][:, t]
             low, high = bootstrap_interval(diff, config.bootstrap, config.seed)
-            summary["paired"][name] = {"mean": float(diff.mean()), "ci95": [low, high], "win_rate": float((diff > 0).mean()), "tie_rate": float((diff == 0).mean())}
+            summary["paired"][f"{better} - {worse}"] = {"mean": float(diff.mean()), "ci95": [low, high], "win_rate": float((diff > 0).mean()), "tie_rate": float((diff == 0).mean())}
     return summary

@@ -53,13 +53,15 @@ def format_report(summary: dict, config) -> str:
         "",
         f"{summary['objects']} held-out objects, input view {config.input_view}; mean voxel IoU "
         f"(the first table at threshold {config.headline_threshold}).",
+        *(["retrieved-K: at each added camera, the disentangler's training image whose style E_s is nearest (Euclidean) to the input's."]
+          if config.retrieve_from is not None else []),
         "",
         "| Condition | " + " | ".join(f"K = {k}" for k in ks) + " |",
         "|---|" + "--:|" * len(ks),
     ]
     single = summary["mean_iou"]["single"][t]
     lines.append("| single | " + " | ".join(f"{single:.4f}" for _ in ks) + " |")
-    for kind in ("generated", "gt"):
+    for kind in config.added_kinds():
         lines.append(f"| {kind}-K | " + " | ".join(f"{summary['mean_iou'][f'{kind}-{k}'][t]:.4f}" for k in ks) + " |")
     lines += ["", "Paired differences per object (IoU at the headline threshold), 95% bootstrap interval over objects:", ""]
     lines += ["| Difference | Mean | 95% CI | Win rate | Ties |", "|---|--:|--:|--:|--:|"]
@@ -68,10 +70,10 @@ def format_report(summary: dict, config) -> str:
     lines += ["", "All thresholds:", "", "| Condition | " + " | ".join(f"IoU@{x}" for x in config.thresholds) + " |", "|---|" + "--:|" * len(config.thresholds)]
     for condition in config.conditions():
         lines.append(f"| {condition} | " + " | ".join(f"{v:.4f}" for v in summary["mean_iou"][condition]) + " |")
-    kmax = max(ks)
-    lines += ["", f"By family (IoU@{config.headline_threshold}):", "", f"| Family | n | single | generated-{kmax} | gt-{kmax} |", "|---|--:|--:|--:|--:|"]
+    columns = ["single", *(f"{kind}-{max(ks)}" for kind in config.added_kinds())]
+    lines += ["", f"By family (IoU@{config.headline_threshold}):", "", "| Family | n | " + " | ".join(columns) + " |", "|---|--:|" + "--:|" * len(columns)]
     for family, row in summary["by_family"].items():
-        lines.append(f"| {family} | {row['n']} | {row['single']:.4f} | {row[f'generated-{kmax}']:.4f} | {row[f'gt-{kmax}']:.4f} |")
+        lines.append(f"| {family} | {row['n']} | " + " | ".join(f"{row[c]:.4f}" for c in columns) + " |")
     lines += ["", "![IoU against views](iou_vs_views.png) ![single vs generated](single_vs_generated.png)", "", "![best](montage_best.png)", "", "![worst](montage_worst.png)"]
     return "\n".join(lines)
 
@@ -93,6 +95,10 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+_LINES = {"generated": ("o-", "generated"), "retrieved": ("^-.", "retrieved (nearest training style)"), "gt": ("s--", "real")}
+"""Line style and legend of each kind of added views."""
+
+
 def plot_iou_vs_views(summary: dict, config, path: Path) -> None:
     """Mean IoU at the headline threshold against the number of views given to the reconstructor."""
     plt = _pyplot()
@@ -100,8 +106,9 @@ def plot_iou_vs_views(summary: dict, config, path: Path) -> None:
     ks = list(config.views)
     single = summary["mean_iou"]["single"][t]
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for kind, style in (("generated", "o-"), ("gt", "s--")):
-        ax.plot([1] + [1 + k for k in ks], [single] + [summary["mean_iou"][f"{kind}-{k}"][t] for k in ks], style, label=f"1 real + K {'generated' if kind == 'generated' else 'real'}")
+    for kind in config.added_kinds():
+        style, label = _LINES[kind]
+        ax.plot([1] + [1 + k for k in ks], [single] + [summary["mean_iou"][f"{kind}-{k}"][t] for k in ks], style, label=f"1 real + K {label}")
     ax.axhline(single, color="gray", lw=1, ls=":", label="single view")
     ax.set_xlabel("views given to the reconstructor (1 + K)")
     ax.set_ylabel(f"mean IoU@{config.headline_threshold}")
@@ -132,8 +139,13 @@ def plot_single_vs_generated(records: list[dict], config, path: Path) -> None:
     plt.close(fig)
 
 
+_CELLS = {"generated": "+gen", "retrieved": "+ret", "gt": "+gt"}
+"""Montage caption of the voxels reconstructed with each kind of added views."""
+
+
 def montage(records: list[dict], order, cache: Path, path: Path, title: str, config, size: int = 96, generated: int = 4) -> None:
-    """One row per object: input, a few generated views, voxels of single / generated / gt-view reconstructions, ground truth."""
+    """One row per object: input, a few generated views, voxels of single / generated / (retrieved) / gt-view
+    reconstructions, ground truth."""
     from mvaug.io.images import write_png
     from mvaug.viz.labelled import captioned_grid
     from mvaug.viz.previews import resize_image, turntable_cameras, voxel_views
@@ -147,14 +159,13 @@ def montage(records: list[dict], order, cache: Path, path: Path, title: str, con
         record = records[int(k)]
         with np.load(cache / f"{record['object']}.npz") as arrays:
             data = {name: arrays[name] for name in arrays.files}
-        pictures = [resize_image(data["input"][0], size), *[resize_image(im, size) for im in data["generated"][:generated]]]
-        grids = [data["single"] >= threshold, data["generated_probs"] >= threshold, data["gt_probs"] >= threshold, data["truth"] > 0]
-        pictures += [voxel_views(g, 1.0, camera, size)[0] for g in grids]
-        rows.append(pictures)
+        shown = data["generated"][:generated]
+        grids = [data["single"] >= threshold, *(data[f"{kind}_probs"] >= threshold for kind in config.added_kinds()), data["truth"] > 0]
+        rows.append([resize_image(data["input"][0], size), *[resize_image(im, size) for im in shown], *[voxel_views(g, 1.0, camera, size)[0] for g in grids]])
         ious = record["ious"]
         captions.append(
-            ["input", *[f"generated {j + 1}" for j in range(len(pictures) - 5)], f"single {ious['single'][t]:.2f}",
-             f"+gen {ious[f'generated-{kmax}'][t]:.2f}", f"+gt {ious[f'gt-{kmax}'][t]:.2f}", "ground truth"]
+            ["input", *[f"generated {j + 1}" for j in range(len(shown))], f"single {ious['single'][t]:.2f}",
+             *[f"{_CELLS[kind]} {ious[f'{kind}-{kmax}'][t]:.2f}" for kind in config.added_kinds()], "ground truth"]
         )
         titles.append(f"{record['family']} {record['object']}")
     titles[0] = f"{title} -- {titles[0]}" if titles else title

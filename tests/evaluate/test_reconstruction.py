@@ -1,5 +1,6 @@
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +45,15 @@ def report(tiny_run, tiny_recon, dense_chairs, tmp_path_factory):
     return out, summary, config
 
 
+@pytest.fixture(scope="module")
+def retrieval_report(report, tiny_run, tiny_recon, dense_chairs, tmp_path_factory):
+    """The same evaluation with retrieved-K (the disentangler's training data is dense_chairs' train split)."""
+    out = tmp_path_factory.mktemp("report") / "eval"
+    config = ReconEvalConfig(views=(1, 2), bootstrap=200, montage=2, retrieve_from=str(dense_chairs))
+    summary = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)
+    return out, summary, config
+
+
 def test_spread_views_pick_distinct_bank_views_around_the_input():
     bank = [camera_view(a, e) for e in (20.0, 30.0) for a in np.arange(0, 360, 360 / 31)]
     one = spread_views(bank, 0.0, 20.0, 1)
@@ -77,6 +87,71 @@ def test_report_files_and_counts(report):
     diffs = [ious[(o, "generated-2")] - ious[(o, "single")] for o in {r["object"] for r in rows}]
     assert paired["mean"] == pytest.approx(np.mean(diffs), abs=1e-6)
     assert paired["win_rate"] == pytest.approx(np.mean([d > 0 for d in diffs]))
+    assert list(summary["mean_iou"]) == ["single", "generated-1", "generated-2", "gt-1", "gt-2"]
+    assert list(summary["paired"]) == ["generated-1 - single", "gt-1 - generated-1", "generated-2 - single", "gt-2 - generated-2"]
+    assert "retrieve_from" not in summary["settings"]["config"]  # report folders of earlier versions resume
+    assert "retrieved" not in (out / "report.md").read_text()
+    with np.load(next((out / "objects").glob("*.npz"))) as arrays:
+        assert set(arrays.files) == {"input", "generated", "real", "single", "generated_probs", "gt_probs", "truth"}
+
+
+def test_retrieved_condition_is_reported(retrieval_report, dense_chairs):
+    out, summary, _ = retrieval_report
+    conditions = ["single", "generated-1", "generated-2", "retrieved-1", "retrieved-2", "gt-1", "gt-2"]
+    assert list(summary["mean_iou"]) == conditions
+    for k in (1, 2):
+        assert {f"generated-{k} - single", f"gt-{k} - generated-{k}", f"generated-{k} - retrieved-{k}"} <= set(summary["paired"])
+    rows = list(csv.DictReader((out / "per_object.csv").open()))
+    ious = {(r["object"], r["condition"]): float(r["iou@0.3"]) for r in rows}
+    assert sorted({r["condition"] for r in rows}) == sorted(conditions)
+    diffs = [ious[(o, "generated-2")] - ious[(o, "retrieved-2")] for o in {r["object"] for r in rows}]
+    assert summary["paired"]["generated-2 - retrieved-2"]["mean"] == pytest.approx(np.mean(diffs), abs=1e-6)
+    assert summary["settings"]["config"]["retrieve_from"] == str(dense_chairs.resolve())
+    report = (out / "report.md").read_text()
+    assert "| retrieved-K |" in report and "| retrieved-2 |" in report and "| single | generated-2 | retrieved-2 | gt-2 |" in report
+    with np.load(next((out / "objects").glob("*.npz"))) as arrays:
+        assert arrays["retrieved"].shape == arrays["real"].shape and arrays["retrieved_probs"].shape == arrays["gt_probs"].shape
+
+
+def test_retrieved_condition_matches_a_reconstruction_by_hand(retrieval_report, tiny_run, tiny_recon, dense_chairs):
+    """retrieved-1 of one object: its input plus the training render nearest in style at the added camera."""
+    from mvaug.data.shapenet import ShapeNetDataset, list_views
+    from mvaug.data.transforms import load_image
+    from mvaug.geometry.voxel_iou import voxel_iou
+    from mvaug.io.binvox import read_binvox
+    from mvaug.multiview.retrieval import StyleIndex
+    from mvaug.multiview.synthesizer import MultiViewSynthesizer
+    from mvaug.multiview.views import parse_view
+    from mvaug.recon.augment import composite
+    from mvaug.recon.data import load_rgba
+    from mvaug.recon.reconstruct import Reconstructor
+
+    out, _, config = retrieval_report
+    model = ShapeNetDataset.from_root(dense_chairs, split="test").models[1]
+    record = json.loads((out / "objects" / f"{model.model_id}.json").read_text())
+    (name,) = record["views"]["1"]
+    synth = MultiViewSynthesizer.from_run(tiny_run)
+    index = StyleIndex.build(dense_chairs, "train", [parse_view(name)], 0.5, synth.model, progress=False)
+    source = list_views(model.rendering_dir)[0]
+    retrieved = index.nearest(synth.model.encode(load_image(source, 32)[None])[0][0], name)
+    assert Path(record["retrieved"][name]) == retrieved.resolve()  # found under the resolved --retrieve-from root
+    assert retrieved.parent.resolve() in index.folders and model.rendering_dir.resolve() not in index.folders
+    recon = Reconstructor.from_checkpoint(tiny_recon)
+    rgba = torch.stack([load_rgba(p, recon.image_size, recon.config.data.crop_fraction) for p in (source, retrieved)]).float() / 255
+    probabilities = recon.reconstruct(composite(rgba, torch.tensor(recon.background)))
+    expected = voxel_iou(probabilities.numpy(), read_binvox(model.voxel_path).data, config.thresholds).tolist()
+    assert record["ious"]["retrieved-1"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_retrieval_refuses_trained_objects_and_another_root(retrieval_report, tiny_run, tiny_recon, dense_chairs, tmp_path):
+    out, _, config = retrieval_report
+    trained = ReconEvalConfig(views=(1,), split="train", bootstrap=200, retrieve_from=str(dense_chairs))
+    with pytest.raises(DataError, match=r"2 of the held-out objects were in the disentangler's training data \(e.g. synth-") as err:
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, tmp_path / "trained", trained, device="cpu", progress=False)
+    assert str(dense_chairs) in str(err.value) and not (tmp_path / "trained").exists()
+    other = ReconEvalConfig(views=config.views, bootstrap=200, montage=2, retrieve_from=str(tmp_path))
+    with pytest.raises(DataError, match="other config"):
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, other, device="cpu", progress=False)
 
 
 def test_single_and_gt_conditions_match_a_naive_reconstruction(report, tiny_recon, dense_chairs):

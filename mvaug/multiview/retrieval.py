@@ -1,0 +1,82 @@
+"""Retrieval by style: the disentangler's training image at a camera whose style is nearest to a given one.
+
+The ``retrieved-K`` baseline of ``mvaug evaluate``: instead of synthesising a view of the input's object,
+look up, at the same camera, the training image whose style code E_s(x) is nearest to the input's.
+Both sides are encoded by the style encoder, so it also serves runs without learned style codes
+(amortised runs, the built-in models). The distance is Euclidean between style vectors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mvaug.errors import DataError
+from mvaug.multiview.views import View
+
+
+@dataclass(frozen=True)
+class StyleIndex:
+    """Per view name: the training images at that view's camera and their styles E_s(x)."""
+
+    paths: dict[str, list[Path]]
+    styles: dict[str, torch.Tensor]  # (n_view, d_s) on the CPU, row j the style of paths[name][j]
+    folders: frozenset[Path]
+    """Resolved rendering folders of the training models (to refuse held-out objects that were trained on)."""
+
+    @classmethod
+    def build(cls, root: str | os.PathLike, split: str, views: list[View], tolerance: float, model, batch: int = 256, progress: bool = True) -> StyleIndex:
+        """Index ``split`` of the ShapeNet-layout ``root`` for ``views`` (with cameras): for every training model and
+        view, the render nearest the view's camera within ``tolerance`` degrees, encoded by ``model``
+        (a TrainedDisentangler) as it was trained to see it."""
+        from mvaug.data.shapenet import ShapeNetDataset
+
+        models = ShapeNetDataset.from_root(root, split=split).models
+        paths = _renders_at(models, views, tolerance)
+        empty = next((name for name, found in paths.items() if not found), None)
+        if empty is not None:
+            raise DataError(f"no render of the {split} split within {tolerance} degrees of the bank view {empty}: that view cannot be retrieved", root)
+        flat = [p for found in paths.values() for p in found]
+        styles = torch.split(_encode(model, flat, batch, progress), [len(found) for found in paths.values()])
+        return cls(paths, dict(zip(paths, styles)), frozenset(Path(m.rendering_dir).resolve() for m in models))
+
+    def nearest(self, style: torch.Tensor, view_name: str) -> Path:
+        """The training image at ``view_name`` whose style is nearest (Euclidean) to ``style`` (d_s,)."""
+        styles = self.styles[view_name]
+        return self.paths[view_name][int((styles - style.to(styles)).norm(dim=1).argmin())]
+
+
+def _renders_at(models: list, views: list[View], tolerance: float) -> dict[str, list[Path]]:
+    """Per view name, the render of each model nearest the view's camera (models without one within tolerance left out)."""
+    from mvaug.data.shapenet import list_views, read_cameras
+    from mvaug.multiview.views import nearest_camera
+
+    found: dict[str, list[Path]] = {v.name: [] for v in views}
+    for model in models:
+        renders = list_views(model.rendering_dir)
+        cameras = read_cameras(model.rendering_dir, len(renders))[:, :2]  # (V, 2) azimuth, elevation
+        for view in views:
+            index = nearest_camera(cameras, view, tolerance)
+            if index is not None:
+                found[view.name].append(renders[index])
+    return found
+
+
+@torch.no_grad()
+def _encode(model, paths: list[Path], batch: int, progress: bool) -> torch.Tensor:
+    """Styles (N, d_s) on the CPU of the images at ``paths``, loaded as the disentangler's training loader does."""
+    from tqdm import tqdm
+
+    from mvaug.data.transforms import load_image
+
+    styles = []
+    with tqdm(total=len(paths), desc="style index", unit="img", disable=not progress, leave=False, dynamic_ncols=True) as bar:
+        for start in range(0, len(paths), batch):
+            chunk = paths[start : start + batch]
+            images = torch.stack([load_image(p, model.image_size) for p in chunk])  # (b, 3, S, S)
+            styles.append(model.encode(images)[0].cpu())  # (b, d_s)
+            bar.update(len(chunk))
+    return torch.cat(styles)
