@@ -9,6 +9,8 @@ imported inside the entries, so importing this module costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +26,14 @@ class TrainReconOptions(TrainRequest):
     """``mvaug train-recon``: train a reconstructor on ``data`` into the run folder ``out``."""
 
     vgg_weights: str | None = None  # chair: torchvision vgg16_bn ImageNet weights
+    augment_from: str | None = None  # chair: disentangler run (or builtin:NAME) whose generated views join training (synth.run)
+    augment_bank: str | None = None  # chair: its content bank (synth.bank)
+
+    def synth_overrides(self) -> tuple[str, ...]:
+        """``--set`` overrides of the synth section from ``augment_from`` / ``augment_bank``, after the user's own
+        (values JSON-quoted: YAML reads them back as the same strings)."""
+        given = {"synth.run": self.augment_from, "synth.bank": self.augment_bank}
+        return tuple(self.overrides) + tuple(f"{key}={json.dumps(value)}" for key, value in given.items() if value is not None)
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,7 @@ class Kind:
 def _train_chair(o: TrainReconOptions) -> str:
     from mvaug.recon.run import run_recon_training
 
-    result = run_recon_training(o, "chair", o.vgg_weights)
+    result = run_recon_training(dataclasses.replace(o, overrides=o.synth_overrides()), "chair", o.vgg_weights)
     best = "none yet" if result.best is None else f"{result.best:.4f}"
     return f"run {result.run_dir}: step {result.step}; best validation IoU@0.3 {best}; last log {result.last}"
 
@@ -91,6 +101,8 @@ def _train_chair(o: TrainReconOptions) -> str:
 def _train_face(o: TrainReconOptions) -> str:
     from mvaug.recon.face_trainer import run_face_recon_training
 
+    if o.augment_from is not None or o.augment_bank is not None:
+        raise ConfigError("--augment-from and --augment-bank are not supported yet with --kind face: they train chair reconstructors on generated views")
     face = run_face_recon_training(o)
     best = "none yet" if face.best is None else f"{face.best:.3f} mm at step {face.best_step}"
     return f"run {face.run_dir}: step {face.step}; best validation vertex RMSE {best}"

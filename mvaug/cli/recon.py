@@ -12,11 +12,14 @@ from mvaug.kinds import ReconstructOptions, TrainReconOptions, get_kind
 @training_options("Reconstructor YAML (configs/pix2vox-*.yaml).", "ShapeNet-layout root: ShapeNetRendering/, ShapeNetVox32/, split JSON.", "train.epochs=10")
 @click.option("--kind", default="chair", show_default=True, type=KIND, help="What the reconstructor is for.")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="torchvision vgg16_bn ImageNet weights on disk (never downloaded).")
+@click.option("--augment-from", metavar="RUN", help="Disentangler run (or builtin:NAME) whose views, generated from the training views, "
+              "join the multi-view batches (sets synth.run; configs/pix2vox-augment.yaml).")
+@click.option("--augment-bank", type=click.Path(dir_okay=False), help="Content bank of --augment-from [RUN/bank.npz] (sets synth.bank).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_recon(config_path, data, out, resume, overrides, max_steps, device, kind, vgg_weights, quiet) -> None:
+def train_recon(config_path, data, out, resume, overrides, max_steps, device, kind, vgg_weights, augment_from, augment_bank, quiet) -> None:
     """Train Pix2Vox-F or -A on ShapeNet-layout data; best.pt in the run folder is what reconstruct reads."""
     options = TrainReconOptions(data=data, out=out, config_path=config_path, overrides=overrides, resume=resume, max_steps=max_steps,
-                                device=device, vgg_weights=vgg_weights, progress=not quiet)
+                                device=device, vgg_weights=vgg_weights, augment_from=augment_from, augment_bank=augment_bank, progress=not quiet)
     click.echo(get_kind(kind).train_recon(options))
 
 

@@ -4,12 +4,18 @@ Every training batch is a pure function of its step: the models come from the pe
 permutation of :func:`mvaug.disentangle.trainer.batch_indices`, the number of views, the views and
 the augmentations from generators seeded with ``(seed, step)``. A resumed run therefore sees the
 batches an uninterrupted one would, with any number of DataLoader workers.
+
+With generated views (``synth.run``, :mod:`mvaug.recon.synth_views`), a step of several views draws
+one of :data:`EXTRA_MODES` for its whole batch from ``synth.mix`` (a batch's samples share their
+number of views): every sample starts with one of its model's cached input views, followed by other
+real renders, by views generated from that input, or by nothing (a batch of single views).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +29,12 @@ from mvaug.io.binvox import read_binvox
 from mvaug.io.images import read_image
 from mvaug.recon.augment import augment_views, composite
 from mvaug.recon.config import ReconConfig
+
+if TYPE_CHECKING:
+    from mvaug.recon.synth_views import SynthViewCache
+
+EXTRA_MODES = ("real", "generated", "none")
+"""What follows the first view of the samples of a multi-view batch with generated views on (the order of ``synth.mix``)."""
 
 
 def load_rgba(path: str | os.PathLike, size: int, crop_fraction: float) -> torch.Tensor:
@@ -103,10 +115,11 @@ def step_generator(seed: int, step: int, stream: int) -> torch.Generator:
 
 
 class TrainBatches(Dataset):
-    """Item ``step`` = this rank's part of the global batch of that step: ``images`` (b, V, 3, S, S), ``voxels`` (b, 32, 32, 32)."""
+    """Item ``step`` = this rank's part of the global batch of that step: ``images`` (b, V, 3, S, S), ``voxels`` (b, 32, 32, 32),
+    and with generated views (``synth`` set) ``extra``, one of :data:`EXTRA_MODES`."""
 
-    def __init__(self, data: ShapeNetViews, config: ReconConfig, rank: int = 0, world_size: int = 1):
-        self.data, self.config, self.rank, self.world_size = data, config, rank, world_size
+    def __init__(self, data: ShapeNetViews, config: ReconConfig, rank: int = 0, world_size: int = 1, synth: SynthViewCache | None = None):
+        self.data, self.config, self.rank, self.world_size, self.synth = data, config, rank, world_size, synth
         batch_size = config.train.batch_size
         if batch_size % world_size:
             raise DataError(f"batch_size {batch_size} is not divisible by the {world_size} processes")
@@ -124,15 +137,42 @@ class TrainBatches(Dataset):
             return data.views
         return int(torch.randint(1, data.views + 1, (1,), generator=step_generator(train.seed, step, 0)))
 
-    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, step: int) -> dict:
         train = self.config.train
         models = batch_indices(step, len(self.data), train.batch_size, train.seed).tolist()
         count = min([self.view_count(step)] + [len(self.data.views(m)) for m in models])
         chooser = step_generator(train.seed, step, 1)
-        chosen = [torch.randperm(len(self.data.views(m)), generator=chooser)[:count].tolist() for m in models]
         part = slice(self.rank * len(models) // self.world_size, (self.rank + 1) * len(models) // self.world_size)
-        samples = [self.data.sample(m, v) for m, v in zip(models[part], chosen[part])]
+        extra = "none"
+        if self.synth is None or count == 1:
+            chosen = [torch.randperm(len(self.data.views(m)), generator=chooser)[:count].tolist() for m in models]
+            samples = [self.data.sample(m, v) for m, v in zip(models[part], chosen[part])]
+        else:
+            extra, samples = self._mixed_samples(models, count, chooser, part)
         rgba = torch.stack([s[0] for s in samples])
         voxels = torch.stack([s[1] for s in samples])
         images, voxels = augment_views(rgba, voxels, self.config.augment, step_generator(train.seed, step, 2 + self.rank))
-        return {"images": images, "voxels": voxels}
+        return {"images": images, "voxels": voxels} | ({"extra": extra} if self.synth is not None else {})
+
+    def _mixed_samples(self, models: list[int], count: int, chooser: torch.Generator, part: slice) -> tuple[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The mode of a multi-view batch with generated views, drawn from ``synth.mix``, and the samples of ``part`` of ``models``
+        (RGBA (V, 4, S, S), voxels): a cached input view, then ``count - 1`` other real views, generated views of it, or none.
+        Every draw is made for the whole global batch, so that the ranks agree."""
+        synth = self.synth
+        mode = EXTRA_MODES[int(torch.multinomial(torch.tensor(self.config.synth.mix), 1, generator=chooser))]
+        extra = 0 if mode == "none" else count - 1
+        slots = torch.randint(synth.inputs_per_model, (len(models),), generator=chooser).tolist()
+        firsts = [int(synth.inputs[m, slot]) for m, slot in zip(models, slots)]
+        if mode == "generated":
+            picks = [torch.randperm(synth.views_per_input, generator=chooser)[:extra].tolist() for _ in models]
+        else:  # other real views: indices of the views without the first
+            picks = [[v + (v >= first) for v in torch.randperm(len(self.data.views(m)) - 1, generator=chooser)[:extra].tolist()]
+                     for m, first in zip(models, firsts)]
+        samples = []
+        for m, slot, first, pick in list(zip(models, slots, firsts, picks))[part]:
+            if mode == "generated":
+                images, voxels = self.data.sample(m, [first])
+                samples.append((torch.cat([images, synth.rgba(m, slot, pick)]), voxels))
+            else:
+                samples.append(self.data.sample(m, [first, *pick]))
+        return mode, samples

@@ -37,6 +37,26 @@ IMPLAUSIBLE_OCCUPANCY = 0.5
 """Occupied fraction of the grid above which a reconstruction cannot be one object (a chair fills a few percent to a quarter)."""
 
 
+def frame_generated(images: torch.Tensor, size: int, crop_fraction: float, background: tuple[float, float, float]) -> torch.Tensor:
+    """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, size, size) framed like the training renders.
+
+    The disentangler draws the whole 137-px render frame on white; the reconstructor was trained on
+    the central ``crop_fraction`` on its own ``background``, so the background is re-estimated and
+    replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken.
+    """
+    from mvaug.data.user_image import UserImageOptions, frame_image
+
+    full = round(size / crop_fraction)
+    margin = (full - size) // 2
+    framed = []
+    for image in images:
+        rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+        rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+        tensor = frame_image(rgba, full, background, UserImageOptions(framing="keep", cutout=False)).tensor
+        framed.append(tensor[:, margin : margin + size, margin : margin + size])
+    return torch.stack(framed)
+
+
 class Reconstructor:
     """A trained Pix2Vox network with its input convention."""
 
@@ -82,24 +102,9 @@ class Reconstructor:
         return [dataclasses.replace(image, tensor=image.tensor[:, margin : margin + size, margin : margin + size]) for image in images]
 
     def frame_generated(self, images: torch.Tensor) -> torch.Tensor:
-        """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, S, S) framed like the training renders.
-
-        The disentangler draws the whole 137-px render frame on white; the reconstructor was trained on
-        the central ``crop_fraction`` on its own background, so the background is re-estimated and
-        replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken.
-        """
-        from mvaug.data.user_image import UserImageOptions, frame_image
-
-        size, fraction = self.image_size, self.config.data.crop_fraction
-        full = round(size / fraction)
-        margin = (full - size) // 2
-        framed = []
-        for image in images:
-            rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-            rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-            tensor = frame_image(rgba, full, self.background, UserImageOptions(framing="keep", cutout=False)).tensor
-            framed.append(tensor[:, margin : margin + size, margin : margin + size])
-        return torch.stack(framed)
+        """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, S, S) framed like the training renders
+        (:func:`frame_generated`)."""
+        return frame_generated(images, self.image_size, self.config.data.crop_fraction, self.background)
 
     @torch.no_grad()
     def reconstruct(self, views: torch.Tensor) -> torch.Tensor:

@@ -6,12 +6,15 @@ Run folder::
     RUN/log.jsonl                       training records every log_every steps, one validation record per epoch
     RUN/checkpoints/step-000000500.pt   network, optimiser, scheduler, RNG: resumable
     RUN/best.pt                         the network with the best validation IoU at 0.3 (what reconstruct reads)
+    RUN/synth_views.npz                 with synth.run: the generated views of the training inputs (:mod:`mvaug.recon.synth_views`)
 
 Loss (upstream ``core/train.py``): 10 x BCE of the fused volume, plus 10 x BCE of the refined one
 with a refiner. Adam with the merger at a tenth of the learning rate, MultiStepLR stepped per epoch.
 With ``two_stage`` the first ``stage1_epochs`` use single views and average instead of merging; then
 the merger and refiner train on several views, with encoder and decoder frozen (BatchNorm statistics too)
-or, with ``stage2_freeze: false``, training on with them.
+or, with ``stage2_freeze: false``, training on with them. With ``synth.run`` the batches of several views
+mix real extra views, views generated from the first one and none (:class:`mvaug.recon.data.TrainBatches`);
+the log records which (``extra``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from mvaug.io.checkpoint import load_checkpoint
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT
 from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews, TrainBatches
+from mvaug.recon.synth_views import prepare_cache
 from mvaug.recon.view_sets import iou_by_view_count
 
 BEST_THRESHOLD = 0.3
@@ -92,6 +96,14 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
         """The best validation IoU at 0.3 so far; -1 before the first validation."""
         return -1.0 if self.loop.best is None else self.loop.best
 
+    def start(self, resume: bool) -> None:
+        """Open or resume the run folder; with ``synth.run``, then generate the views of the training inputs once
+        (RUN/synth_views.npz, reused on resume), on the training device."""
+        super().start(resume)
+        if self.config.synth.run is not None:
+            with self.paths.removed_on_early_failure():
+                self.train_batches.synth = prepare_cache(self.paths.root, self.train_data, self.config, self.device, self.progress, self.dist)
+
     # ----------------------------------------------------------------- two-stage training
     def stage(self, step: int) -> int:
         """1 = single views averaged (first stage of two-stage training), 2 = several views through the merger, 0 = all together."""
@@ -147,8 +159,9 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
             losses["refined"] = F.binary_cross_entropy(out["refined"].float(), voxels) * scale
         return losses
 
-    def log_fields(self, step: int, batch: dict[str, torch.Tensor]) -> dict:
-        return {"epoch": step / self.steps_per_epoch, "views": int(batch["images"].shape[1])}
+    def log_fields(self, step: int, batch: dict) -> dict:
+        extra = {"extra": batch["extra"]} if "extra" in batch else {}
+        return {"epoch": step / self.steps_per_epoch, "views": int(batch["images"].shape[1]), **extra}
 
     # ----------------------------------------------------------------- validation
     def validate(self, step: int) -> dict:

@@ -3,9 +3,12 @@ import json
 import pytest
 import torch
 
+from mvaug.errors import DataError
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
+from mvaug.recon.config import SynthViewsConfig
 from mvaug.recon.data import ShapeNetViews
 from mvaug.recon.trainer import ReconTrainer
+from mvaug.recon.synth_views import CACHE_NAME
 from mvaug.recon.view_sets import iou_by_view_count
 
 from tests.recon.conftest import tiny_config
@@ -93,3 +96,19 @@ def test_validation_over_view_sets_averages_every_count_that_divides_val_views(c
     per_count = iou_by_view_count(trainer.model, trainer.val_data, [1, 2], trainer.config.train.seed, trainer.config.augment.val_background, torch.device("cpu"))
     expected = (per_count[1].mean(axis=0) + per_count[2].mean(axis=0)) / 2
     assert [second[f"val_iou@{t}"] for t in (0.2, 0.3, 0.4, 0.5)] == pytest.approx(expected.tolist(), abs=1e-6)
+
+
+def test_with_generated_views_the_run_caches_them_logs_the_extra_views_and_refuses_another_mix(chairs, tiny_run, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", checkpoint_every=100)
+    trainer.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=2, mix=(0.0, 1.0, 0.0))
+    trainer.config.data.random_view_count = False
+    trainer.start(resume=False)
+    trainer.train(max_steps=2)
+    assert trainer.train_batches.synth.views.shape == (4, 1, 2, 3, 32, 32) and (tmp_path / "run" / CACHE_NAME).is_file()
+    records = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
+    assert [(r["extra"], r["views"]) for r in records if "merged" in r] == [("generated", 3)] * 2
+    assert load_reconstructor(tmp_path / "run").config.synth.run == str(tiny_run)
+    resumed = make_trainer(chairs, tmp_path / "run")
+    resumed.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=2, mix=(0.5, 0.5, 0.0))
+    with pytest.raises(DataError, match=f"{CACHE_NAME}: the cached generated views were made for other settings \\(synth.mix"):
+        resumed.start(resume=True)
