@@ -187,7 +187,7 @@ def main() -> None:
     from mvaug.data.synth.writer import SynthChairsConfig, build_model, random_cameras
 
     config = SynthChairsConfig(models=args.models, seed=7)
-    meshes = [build_model(config, i)[0] for i in range(args.models)]
+    meshes = [build_model(config, i).mesh for i in range(args.models)]
     cameras = random_cameras(np.random.default_rng(0), args.views)
     results = {
         "machine": f"{platform.machine()}, {platform.python_version()}",

@@ -54,8 +54,8 @@ def main() -> None:
     from mvaug.viz.labelled import captioned_grid
     from mvaug.viz.previews import outline_cutout, turntable_cameras, voxel_views
 
-    recons = [Reconstructor.from_checkpoint(ref, "cpu") for ref in (args.recon or ["builtin:chair-pix2vox"])]
     names = args.recon or ["builtin:chair-pix2vox"]
+    recons = [Reconstructor.from_checkpoint(ref, "cpu") for ref in names]
     rendering = args.real / "ShapeNetRendering" / BENCH[0] / BENCH[1] / "rendering"
     truth = read_binvox(args.real / "ShapeNetVox32" / BENCH[0] / BENCH[1] / "model.binvox").data
     cameras = turntable_cameras(2)

@@ -265,7 +265,7 @@ def synthesize_chairs(root: str | Path, config: SynthChairsConfig, workers: int 
                 records[i] = write_model(root, config, i)
                 bar.update()
     for i in set(range(config.models)) - set(records):  # models kept from an earlier run
-        records[i] = build_model(config, i)[1]
+        records[i] = build_model(config, i).record
     splits = split_models(names, config.split, config.seed)
     split_entry = {"taxonomy_id": CHAIR_TAXONOMY, "taxonomy_name": "chair", "baseline": {}, **splits}
     atomic_write_text(root / SPLIT_FILE, json.dumps([split_entry], indent=2) + "\n")
