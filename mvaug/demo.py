@@ -41,6 +41,10 @@ class DemoPlan:
     dense_split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     recon_models: int = 120
     recon_views: int = 12
+    recon_data_seed: int = 1
+    """Seed of Pix2Vox's chairs, added to the run's ``seed``."""
+    recon_config: str = "pix2vox-quick.yaml"
+    """Pix2Vox's config in configs/; one with ``synth`` keys (pix2vox-augment.yaml) learns from generated views too."""
     disentangler_overrides: tuple[str, ...] = ()
     recon_overrides: tuple[str, ...] = ()
     eval_views: tuple[int, ...] = (1, 2, 4, 8)
@@ -111,21 +115,38 @@ def train_chair_models(out: Path, dense: Path, plan: DemoPlan, seed: int = 0, wo
         raise ConfigError("the demo's configs chairs-quick.yaml and pix2vox-quick.yaml are missing from the installed package; reinstall mvaug", CONFIGS)
     disentangler = out / "runs" / "disentangler"
     train_disentangler(disentangler, dense, CONFIGS / "chairs-quick.yaml", plan.disentangler_overrides, progress=progress)
-    return disentangler, train_pix2vox(out, plan, seed, workers, progress)
+    return disentangler, train_pix2vox(out, plan, seed, workers, progress, augment_from=disentangler)
 
 
-def train_pix2vox(out: Path, plan: DemoPlan, seed: int = 0, workers: int = 2, progress: bool = True) -> Path:
-    """Stage 3: Pix2Vox-F on ``plan.recon_models`` chairs x ``plan.recon_views`` views (``out/recon-chairs``, seed
-    ``seed + 1``) in ``out/runs/pix2vox`` (resumed, or skipped when finished); returns the run folder."""
-    from mvaug.data.synth.writer import SynthChairsConfig, synthesize_chairs
+def train_pix2vox(out: Path, plan: DemoPlan, seed: int = 0, workers: int = 2, progress: bool = True, augment_from: str | Path | None = None) -> Path:
+    """Stage 3: Pix2Vox-F (``plan.recon_config``) on ``plan.recon_models`` chairs x ``plan.recon_views`` views
+    (``out/recon-chairs``, seed ``seed + plan.recon_data_seed``) in ``out/runs/pix2vox`` (resumed, or skipped when
+    finished); returns the run folder. A config that learns from generated views takes them from ``augment_from``
+    (a disentangler run or ``builtin:NAME``; None keeps the config's ``synth.run``)."""
+    from mvaug.data.synth.writer import synthesize_chairs
     from mvaug.engine.loop import TrainRequest
     from mvaug.recon.run import run_recon_training
 
     recon_data, run = out / "recon-chairs", out / "runs" / "pix2vox"
-    synthesize_chairs(recon_data, SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + 1, size=plan.dense_size, split=(0.8, 0.1, 0.1)), workers=workers, progress=progress)
+    synthesize_chairs(recon_data, pix2vox_data(plan, seed), workers=workers, progress=progress)
     resume = (run / "config.yaml").is_file()  # a finished run resumes to its last step and returns
-    run_recon_training(TrainRequest(recon_data, run, CONFIGS / "pix2vox-quick.yaml", tuple(plan.recon_overrides), resume, progress=progress))
+    run_recon_training(TrainRequest(recon_data, run, CONFIGS / plan.recon_config, pix2vox_overrides(plan, augment_from), resume, progress=progress))
     return run
+
+
+def pix2vox_data(plan: DemoPlan, seed: int = 0):
+    """The ``SynthChairsConfig`` of Pix2Vox's chairs."""
+    from mvaug.data.synth.writer import SynthChairsConfig
+
+    return SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + plan.recon_data_seed, size=plan.dense_size, split=(0.8, 0.1, 0.1))
+
+
+def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[str, ...]:
+    """``plan.recon_overrides``, and ``synth.run=augment_from`` when the config learns from generated views."""
+    import yaml
+
+    learns_from_generated = "synth" in (yaml.safe_load((CONFIGS / plan.recon_config).read_text()) or {})
+    return tuple(plan.recon_overrides) + ((f"synth.run={augment_from}",) if learns_from_generated and augment_from is not None else ())
 
 
 def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str, ...] = (), bank_views: str | None = None,

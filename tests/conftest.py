@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import zlib
 from pathlib import Path
@@ -42,8 +43,10 @@ def torch_threads_started(threads: int = 2):
         torch.set_num_threads(before)
 
 
+@functools.lru_cache(maxsize=8)
 def png_bytes(width: int, height: int, pixels: bytes | None = None) -> bytes:
-    """A grey 8-bit PNG of any size built by hand (tiny on disk when ``pixels`` is None: one zlib stream of zeros)."""
+    """A grey 8-bit PNG of any size built by hand (tiny on disk when ``pixels`` is None: one zlib stream of zeros).
+    Cached: the 20000 x 20000 one takes about 3 s to compress and several tests write it."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 

@@ -24,7 +24,7 @@ def test_every_disentangler_config_is_listed():
 
 
 @pytest.mark.parametrize("name", DISENTANGLER_CONFIGS)
-def test_config_trains_two_steps(name, tmp_path):
+def test_config_trains_two_steps(name, tmp_path, monkeypatch):
     # small batch and no L_ID (it needs a network from mvaug pretrain-id, tested on its own)
     overrides = ["train.batch_size=4", "train.steps=2", "train.encoder_steps=1", "loss.w_id=0"]
     if "epochs" in (CONFIGS / name).read_text():
@@ -32,10 +32,12 @@ def test_config_trains_two_steps(name, tmp_path):
     config = resolve_run_config(ExperimentConfig, CONFIGS / name, overrides, tmp_path, resume=False)
     images = square_images(identities=2, views=3, size=config.model.image_size)
     trainer = Trainer(config, images, tmp_path / "run", torch.device("cpu"), progress=False)
+    sampled = []  # when the sample grids are due; drawing them (most of the time at 128 px) is tested in test_trainer
+    monkeypatch.setattr(trainer.stage1, "write_samples", sampled.append)
     trainer.start(resume=False)
     before = trainer.model.generator.fc.weight.detach().clone()
     record = trainer.train()
-    assert trainer.step == 2 and torch.isfinite(torch.tensor(record["total"]))
+    assert trainer.step == 2 and torch.isfinite(torch.tensor(record["total"])) and sampled == [2]
     assert not torch.equal(before, trainer.model.generator.fc.weight)
     trainer.fit_encoders()
     assert (tmp_path / "run" / "model.pt").is_file()
