@@ -4,7 +4,9 @@ By default it uses the built-in models (:mod:`mvaug.builtin`, a few minutes on a
 
 1. synthesise a few held-out dense chairs with a seed no training used (``HELDOUT_SEED``);
 2. reconstruct one of them from one image, without and with generated views;
-3. evaluate single vs generated vs ground-truth views on them (``mvaug evaluate``).
+3. rebuild the built-in disentangler's training chairs from the recipe on its card (``mvaug models data``);
+4. evaluate single vs generated vs retrieved vs ground-truth views on the held-out chairs (``mvaug evaluate
+   --retrieve-from``: retrieved-K looks up, at the same cameras, the training chairs nearest in style).
 
 With ``retrain`` it trains everything from scratch first (``scripts/train_defaults.py`` trains the
 built-in chair models with the same function, :func:`train_chair_models`):
@@ -14,7 +16,8 @@ built-in chair models with the same function, :func:`train_chair_models`):
 2. train the disentangler and its encoders (``configs/chairs-quick.yaml``), build its content bank;
 3. train Pix2Vox-F (``configs/pix2vox-quick.yaml``);
 4. reconstruct one held-out chair from one image, without and with generated views;
-5. evaluate single vs generated vs ground-truth views on the held-out chairs.
+5. evaluate single vs generated vs retrieved (from the disentangler's chairs) vs ground-truth views on the
+   held-out chairs.
 
 Every stage is skipped when its output exists and resumed when it was interrupted, so a second call
 only prints the summary. ``fast`` runs the from-scratch path on tiny data and tiny models (about a
@@ -104,7 +107,7 @@ def run_demo(out: str | Path, models: int | None = None, workers: int = 2, seed:
         return result
     result.disentangler, result.recon = train_chair_models(out, dense, plan, seed, workers, progress)
     result.reconstructions = _reconstruct_one(out, dense, result, plan)
-    result.report, result.summary = _evaluate(out, dense, result, plan, seed, progress)
+    result.report, result.summary = _evaluate(out, dense, result, plan, seed, progress, retrieve_from=dense)
     return result
 
 
@@ -142,11 +145,14 @@ def pix2vox_data(plan: DemoPlan, seed: int = 0):
 
 
 def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[str, ...]:
-    """``plan.recon_overrides``, and ``synth.run=augment_from`` when the config learns from generated views."""
+    """``plan.recon_overrides``, and ``synth.run=augment_from`` when the config learns from generated views (the value
+    JSON-quoted, as ``--augment-from`` writes it: YAML reads it back as the same string)."""
+    import json
+
     import yaml
 
     learns_from_generated = "synth" in (yaml.safe_load((CONFIGS / plan.recon_config).read_text()) or {})
-    return tuple(plan.recon_overrides) + ((f"synth.run={augment_from}",) if learns_from_generated and augment_from is not None else ())
+    return tuple(plan.recon_overrides) + ((f"synth.run={json.dumps(str(augment_from))}",) if learns_from_generated and augment_from is not None else ())
 
 
 def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str, ...] = (), bank_views: str | None = None,
@@ -170,6 +176,7 @@ def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: in
     from mvaug.io.assets import DEFAULT_NAMES, default_ref, verify
     from mvaug.data.synth.writer import SynthChairsConfig
     from mvaug.errors import DataError
+    from mvaug.multiview.training_data import rebuild_training_data
 
     for role in ("disentangler", "reconstructor"):
         try:
@@ -181,7 +188,8 @@ def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: in
     result = _chairs_with_sheet(out, heldout, config, workers, progress)
     result.disentangler, result.recon = default_ref("chair", "disentangler"), default_ref("chair", "reconstructor")
     result.reconstructions = _reconstruct_one(out, heldout, result, plan)
-    result.report, result.summary = _evaluate(out, heldout, result, plan, seed, progress)
+    disentangler_data = rebuild_training_data(DEFAULT_NAMES[("chair", "disentangler")], out / "disentangler-chairs", workers, progress)
+    result.report, result.summary = _evaluate(out, heldout, result, plan, seed, progress, retrieve_from=disentangler_data)
     return result
 
 
@@ -198,11 +206,12 @@ def _chairs_with_sheet(out: Path, root: Path, config, workers: int, progress: bo
     return DemoResult(root, sheet_path, len(summary.models))
 
 
-def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: int, progress: bool) -> tuple[Path, dict]:
+def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: int, progress: bool, retrieve_from: Path) -> tuple[Path, dict]:
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
 
     report = out / "report"
-    return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, ReconEvalConfig(views=plan.eval_views, seed=seed), device="auto", progress=progress)
+    config = ReconEvalConfig(views=plan.eval_views, seed=seed, retrieve_from=str(retrieve_from))
+    return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, config, device="auto", progress=progress)
 
 
 def _reconstruct_one(out: Path, data: Path, result: DemoResult, plan: DemoPlan) -> dict[str, Path]:

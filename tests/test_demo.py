@@ -28,6 +28,7 @@ def test_fast_demo_runs_the_whole_path_and_resumes(tmp_path):
         assert (out / path).is_file(), path
     assert len(list((out / "reconstruction").glob("*-generated.binvox"))) == 1
     assert "evaluation report" in result.output
+    assert "retrieved-1" in (out / "report/report.md").read_text()  # from the disentangler's own training chairs
     stamp = (out / "runs/disentangler/model.pt").stat().st_mtime_ns
     again = CliRunner().invoke(cli, ["demo", "--out", str(out), "--fast", "--workers", "1"])
     assert again.exit_code == 0, again.output

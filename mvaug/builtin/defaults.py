@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvaug.io.assets import DEFAULT_NAMES, assets_dir, card_path, read_card, write_card
-from mvaug.demo import CONFIGS, FAST, FULL, DemoPlan, pix2vox_overrides
+from mvaug.demo import CONFIGS, FAST, FULL, DemoPlan, pix2vox_data, pix2vox_overrides
 
 HELDOUT_SEED = 2000
 """Seed of the held-out chairs and faces of the cards' metrics (training data: seeds 0 and 1; demo: 1000)."""
@@ -194,7 +194,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         stages.run("chairs-data", lambda: synthesize_chairs(dense, dense_config, workers=workers, progress=progress))
         data = _data_record(f"{recipe.objects} dense synthetic chairs, {recipe.size} px, 62 views",
                             f"mvaug data synth-chairs DIR --dense --models {recipe.objects} --size {recipe.size} --seed {seed + recipe.data_seed} --split {_csv(recipe.split)}",
-                            seed + recipe.data_seed, models=recipe.objects, image_size=recipe.size)
+                            "synth-chairs", dense_config, models=recipe.objects, image_size=recipe.size)
         _disentangler(stages, "chairs-disentangler", "chair", runs["disentangler"], dense, recipe, names["disentangler"], data, assets, device, progress)
     if "reconstructor" in wanted:
         # generated views from the disentangler trained here, else from the shipped one
@@ -209,7 +209,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         about = {
             "data": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
                                  f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {recon_seed} --split 0.8,0.1,0.1",
-                                 recon_seed, models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
+                                 "synth-chairs", pix2vox_data(chairs, seed), models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
             "training": _training(f"configs/{chairs.recon_config}", pix2vox_overrides(chairs, augment_from),
                                   f"mvaug train-recon --config configs/{chairs.recon_config} --data DIR --out RUN", "chairs-pix2vox"),
         }
@@ -254,7 +254,7 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages, names, w
         stages.run("faces-data", lambda: synthesize_faces(faces, face_config, workers, progress))
         data = _data_record(f"{recipe.objects} synthetic faces, {recipe.size} px, 13 yaws x 3 pitches",
                             f"mvaug data synth-faces DIR --identities {recipe.objects} --size {recipe.size} --seed {seed + recipe.data_seed} --split {_csv(recipe.split)}",
-                            seed + recipe.data_seed, identities=recipe.objects, image_size=recipe.size)
+                            "synth-faces", face_config, identities=recipe.objects, image_size=recipe.size)
         _disentangler(stages, "faces-disentangler", "face", runs["disentangler"], faces, recipe, names["disentangler"], data, assets, device, progress)
     if "reconstructor" in wanted:
         faces_train = work / "faces-mvfnet"
@@ -268,7 +268,7 @@ def _faces(work, assets, plan, seed, workers, device, progress, stages, names, w
         about = {
             "data": _data_record(f"{plan.mvfnet_identities} synthetic faces, {plan.face_size} px, yaws {yaws}",
                                  f"mvaug data synth-faces DIR --identities {plan.mvfnet_identities} --size {plan.face_size} --seed {seed + 1} --yaws={yaws} --pitches 0 --split {_csv(train_config.split)}",
-                                 seed + 1, identities=plan.mvfnet_identities, image_size=plan.face_size),
+                                 "synth-faces", train_config, identities=plan.mvfnet_identities, image_size=plan.face_size),
             "training": _training("configs/mvfnet-synth.yaml", plan.mvfnet_overrides, "mvaug train-recon --kind face --config configs/mvfnet-synth.yaml --data DIR --out RUN", "faces-mvfnet"),
         }
         stages.run(f"export-{names['reconstructor']}", lambda: export_mvfnet(runs["reconstructor"], names["reconstructor"], about, assets), lambda: _exported([names["reconstructor"]], assets))
@@ -352,9 +352,12 @@ def _gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-def _data_record(summary: str, command: str, seed: int, **sizes: int) -> dict:
-    """What a model card says of the data a model trained on: a summary, the command that makes it, its seed and sizes."""
-    return {"summary": summary, "command": command, "seed": seed, "sizes": sizes}
+def _data_record(summary: str, command: str, generator: str, config, **sizes: int) -> dict:
+    """What a model card says of the data a model trained on: a summary, the command that makes it, its seed and
+    sizes, and the recipe that rebuilds it (``mvaug models data NAME OUT``)."""
+    from mvaug.multiview.training_data import synth_recipe
+
+    return {"summary": summary, "command": command, "seed": config.seed, "sizes": sizes, "synth": synth_recipe(generator, config)}
 
 
 def _csv(values) -> str:

@@ -40,3 +40,18 @@ def verify(names) -> None:
         card = verify_model(name)
         files = ", ".join(f"{r['file']} {r['sha256'][:12]}" for r in card["files"].values())
         click.echo(f"ok  {name}: {files}")
+
+
+@models.command()
+@click.argument("name")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--workers", default=2, show_default=True, help="Worker processes for the data synthesis (the output does not depend on it).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def data(name, out, workers, quiet) -> None:
+    """Rebuild the training data of the built-in model NAME into OUT from the recipe on its card (the synthetic
+    sets are deterministic: the same images). For example the disentangler's images for
+    'mvaug evaluate --retrieve-from OUT'."""
+    from mvaug.multiview.training_data import rebuild_training_data
+
+    root = rebuild_training_data(name, out, workers=workers, progress=not quiet)
+    click.echo(f"training data of {name}: {root}")

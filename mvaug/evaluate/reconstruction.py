@@ -97,7 +97,7 @@ class EvalContext:
         tolerance = float(synth.bank.notes.get("tolerance_deg", 0.5))
         retrieval = None
         if config.retrieve_from is not None:
-            retrieval = StyleIndex.build(config.retrieve_from, synth.model.config.data.split, views, tolerance, synth.model, progress=progress)
+            retrieval = StyleIndex.build(config.retrieve_from, synth.model.config.data.split, views, tolerance, synth.model)
         return cls(Reconstructor.from_checkpoint(recon, torch_device), synth, config, tolerance, views, retrieval)
 
     def recon_inputs(self, paths: list[Path]) -> torch.Tensor:

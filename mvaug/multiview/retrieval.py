@@ -9,7 +9,7 @@ Both sides are encoded by the style encoder, so it also serves runs without lear
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,17 +20,22 @@ from mvaug.multiview.views import View
 
 @dataclass(frozen=True)
 class StyleIndex:
-    """Per view name: the training images at that view's camera and their styles E_s(x)."""
+    """Per view name: the training images at that view's camera, and their styles E_s(x), encoded when the view is
+    first asked for (an evaluation whose inputs share one camera needs only the few views spread around it)."""
 
     paths: dict[str, list[Path]]
-    styles: dict[str, torch.Tensor]  # (n_view, d_s) on the CPU, row j the style of paths[name][j]
     folders: frozenset[Path]
     """Resolved rendering folders of the training models (to refuse held-out objects that were trained on)."""
+    model: object
+    """The TrainedDisentangler whose style encoder indexes the images."""
+    batch: int = 256
+    encoded: dict[str, torch.Tensor] = field(default_factory=dict)
+    """View name -> (n_view, d_s) on the CPU, row j the style of paths[name][j]."""
 
     @classmethod
-    def build(cls, root: str | os.PathLike, split: str, views: list[View], tolerance: float, model, batch: int = 256, progress: bool = True) -> StyleIndex:
+    def build(cls, root: str | os.PathLike, split: str, views: list[View], tolerance: float, model, batch: int = 256) -> StyleIndex:
         """Index ``split`` of the ShapeNet-layout ``root`` for ``views`` (with cameras): for every training model and
-        view, the render nearest the view's camera within ``tolerance`` degrees, encoded by ``model``
+        view, the render nearest the view's camera within ``tolerance`` degrees, to be encoded by ``model``
         (a TrainedDisentangler) as it was trained to see it."""
         from mvaug.data.shapenet import ShapeNetDataset
 
@@ -39,13 +44,17 @@ class StyleIndex:
         empty = next((name for name, found in paths.items() if not found), None)
         if empty is not None:
             raise DataError(f"no render of the {split} split within {tolerance} degrees of the bank view {empty}: that view cannot be retrieved", root)
-        flat = [p for found in paths.values() for p in found]
-        styles = torch.split(_encode(model, flat, batch, progress), [len(found) for found in paths.values()])
-        return cls(paths, dict(zip(paths, styles)), frozenset(Path(m.rendering_dir).resolve() for m in models))
+        return cls(paths, frozenset(Path(m.rendering_dir).resolve() for m in models), model, batch)
+
+    def styles(self, view_name: str) -> torch.Tensor:
+        """(n_view, d_s): the styles of ``paths[view_name]``, encoded on first use."""
+        if view_name not in self.encoded:
+            self.encoded[view_name] = _encode(self.model, self.paths[view_name], self.batch)
+        return self.encoded[view_name]
 
     def nearest(self, style: torch.Tensor, view_name: str) -> Path:
         """The training image at ``view_name`` whose style is nearest (Euclidean) to ``style`` (d_s,)."""
-        styles = self.styles[view_name]
+        styles = self.styles(view_name)
         return self.paths[view_name][int((styles - style.to(styles)).norm(dim=1).argmin())]
 
 
@@ -66,17 +75,12 @@ def _renders_at(models: list, views: list[View], tolerance: float) -> dict[str, 
 
 
 @torch.no_grad()
-def _encode(model, paths: list[Path], batch: int, progress: bool) -> torch.Tensor:
+def _encode(model, paths: list[Path], batch: int) -> torch.Tensor:
     """Styles (N, d_s) on the CPU of the images at ``paths``, loaded as the disentangler's training loader does."""
-    from tqdm import tqdm
-
     from mvaug.data.transforms import load_image
 
     styles = []
-    with tqdm(total=len(paths), desc="style index", unit="img", disable=not progress, leave=False, dynamic_ncols=True) as bar:
-        for start in range(0, len(paths), batch):
-            chunk = paths[start : start + batch]
-            images = torch.stack([load_image(p, model.image_size) for p in chunk])  # (b, 3, S, S)
-            styles.append(model.encode(images)[0].cpu())  # (b, d_s)
-            bar.update(len(chunk))
+    for start in range(0, len(paths), batch):
+        images = torch.stack([load_image(p, model.image_size) for p in paths[start : start + batch]])  # (b, 3, S, S)
+        styles.append(model.encode(images)[0].cpu())  # (b, d_s)
     return torch.cat(styles)

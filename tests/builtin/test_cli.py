@@ -16,7 +16,7 @@ def test_models_lists_the_cards_and_verifies(assets):
     assert lines[0].split()[:3] == ["name", "kind", "size"] and len(lines) == 5
     row = next(line for line in lines if line.startswith("chair-pix2vox "))
     size = (assets / "chair-pix2vox.safetensors").stat().st_size / 1e6
-    assert f"{size:.1f} MB" in row and "configs/pix2vox-quick.yaml" in row and "iou_floor" in row
+    assert f"{size:.1f} MB" in row and "configs/pix2vox-augment.yaml" in row and "iou_floor" in row
     cards = json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)
     assert [c["name"] for c in cards] == ["chair-disentangler", "chair-pix2vox", "face-disentangler", "face-mvfnet"]
     ok = CliRunner().invoke(cli, ["models", "verify"])
@@ -24,6 +24,26 @@ def test_models_lists_the_cards_and_verifies(assets):
     (assets / "face-mvfnet.safetensors").write_bytes(b"x")
     bad = CliRunner().invoke(cli, ["models", "verify", "face-mvfnet"])
     assert bad.exit_code == 2 and "face-mvfnet.safetensors" in bad.output and "does not match" in bad.output
+
+
+def test_models_data_rebuilds_the_training_images_from_the_card(tiny_defaults, assets, tmp_path):
+    out = tmp_path / "faces"
+    result = CliRunner().invoke(cli, ["models", "data", "face-disentangler", str(out), "--workers", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    trained_on = tiny_defaults[0] / "faces"
+    files = sorted(p.relative_to(trained_on) for p in trained_on.rglob("*") if p.is_file())
+    assert files and files == sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert all((out / f).read_bytes() == (trained_on / f).read_bytes() for f in files)
+    card = json.loads((assets / "face-mvfnet.json").read_text())
+    del card["data"]["synth"]
+    (assets / "face-mvfnet.json").write_text(json.dumps(card))
+    missing = CliRunner().invoke(cli, ["models", "data", "face-mvfnet", str(tmp_path / "mvfnet")])
+    assert missing.exit_code == 2 and "face-mvfnet.json" in missing.output and "records no data recipe" in missing.output
+    card["data"]["synth"] = {"generator": "synth-faces", "config": {"identities": 2, "colour": "red"}}
+    (assets / "face-mvfnet.json").write_text(json.dumps(card))
+    unknown = CliRunner().invoke(cli, ["models", "data", "face-mvfnet", str(tmp_path / "mvfnet")])
+    assert unknown.exit_code == 2 and "colour" in unknown.output and "Traceback" not in unknown.output
+    assert not (tmp_path / "mvfnet").exists()
 
 
 def test_without_assets_every_command_says_how_to_make_them(tmp_path, monkeypatch):
@@ -62,12 +82,16 @@ def test_face_reconstruct_uses_the_builtin_models_by_default(tiny_defaults, asse
     assert record["generated_views"] == ["az315_el00", "az045_el00"]
 
 
-def test_demo_uses_the_builtin_models(assets, tmp_path):
+def test_demo_uses_the_builtin_models(tiny_defaults, assets, tmp_path):
     from mvaug.demo import FULL, run_demo
+    from mvaug.evaluate.reconstruction import ReconEvalConfig
 
     result = run_demo(tmp_path / "demo", models=1, workers=1, progress=False)
     assert (result.recon, result.disentangler) == ("builtin:chair-pix2vox", "builtin:chair-disentangler")
     assert result.report.joinpath("report.md").is_file() and result.reconstructions["generated"].is_file()
-    from mvaug.evaluate.reconstruction import ReconEvalConfig
-
-    assert set(result.summary["mean_iou"]) == set(ReconEvalConfig(views=FULL.eval_views).conditions())
+    # retrieved-K from the disentangler's training chairs, rebuilt from its card: the very images it learned from
+    assert set(result.summary["mean_iou"]) == set(ReconEvalConfig(views=FULL.eval_views, retrieve_from="chairs").conditions())
+    rebuilt, trained_on = tmp_path / "demo" / "disentangler-chairs", tiny_defaults[0] / "chairs"
+    files = sorted(p.relative_to(trained_on) for p in trained_on.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(rebuilt) for p in rebuilt.rglob("*") if p.is_file())
+    assert all((rebuilt / f).read_bytes() == (trained_on / f).read_bytes() for f in files)

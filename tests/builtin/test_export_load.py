@@ -27,7 +27,7 @@ def test_cards_describe_the_files(tiny_defaults, assets):
     assert cards["chair-pix2vox"]["config"] == json.loads(json.dumps(pix2vox["config"]).replace(work, "WORK"))  # as trained, paths in WORK/
     # Pix2Vox learned from the views of the chair disentangler trained beside it (issue 18), cached in its run
     assert cards["chair-pix2vox"]["training"]["config"] == "configs/pix2vox-augment.yaml"
-    assert cards["chair-pix2vox"]["training"]["overrides"][-1] == "synth.run=WORK/runs/disentangler"
+    assert cards["chair-pix2vox"]["training"]["overrides"][-1] == 'synth.run="WORK/runs/disentangler"'
     assert pix2vox["config"]["synth"]["run"] == f"{work}/runs/disentangler"
     assert (tiny_defaults[0] / "runs" / "pix2vox" / "synth_views.npz").is_file()
     metrics = cards["chair-pix2vox"]["metrics"]

@@ -131,7 +131,7 @@ def test_retrieved_condition_matches_a_reconstruction_by_hand(retrieval_report, 
     record = json.loads((out / "objects" / f"{model.model_id}.json").read_text())
     (name,) = record["views"]["1"]
     synth = MultiViewSynthesizer.from_run(tiny_run)
-    index = StyleIndex.build(dense_chairs, "train", [parse_view(name)], 0.5, synth.model, progress=False)
+    index = StyleIndex.build(dense_chairs, "train", [parse_view(name)], 0.5, synth.model)
     source = list_views(model.rendering_dir)[0]
     retrieved = index.nearest(synth.model.encode(load_image(source, 32)[None])[0][0], name)
     assert Path(record["retrieved"][name]) == retrieved.resolve()  # found under the resolved --retrieve-from root

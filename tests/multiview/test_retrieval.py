@@ -26,7 +26,7 @@ def tolerance(synth):
 
 @pytest.fixture(scope="module")
 def index(synth, views, tolerance, dense_chairs):
-    return StyleIndex.build(dense_chairs, "train", views, tolerance, synth.model, batch=5, progress=False)  # batches of 5: several, one short
+    return StyleIndex.build(dense_chairs, "train", views, tolerance, synth.model, batch=5)  # batches of 5: several, one short
 
 
 def brute_force(synth, dense_chairs, view, tolerance, style):
@@ -66,12 +66,19 @@ def test_index_holds_one_render_per_training_model_and_view(index, views, dense_
     assert index.folders == {m.rendering_dir.resolve() for m in train}
     for view in views:
         assert [p.parent for p in index.paths[view.name]] == [m.rendering_dir for m in train]
-        assert index.styles[view.name].shape == (len(train), 16)
+        assert index.styles(view.name).shape == (len(train), 16)
 
 
 def test_a_view_without_renders_or_a_missing_split_is_refused(synth, views, tolerance, dense_chairs):
     with pytest.raises(DataError, match="bank view az007_el55: that view cannot be retrieved") as err:
-        StyleIndex.build(dense_chairs, "train", [views[0], camera_view(7.0, 55.0)], tolerance, synth.model, progress=False)
+        StyleIndex.build(dense_chairs, "train", [views[0], camera_view(7.0, 55.0)], tolerance, synth.model)
     assert str(dense_chairs) in str(err.value)
     with pytest.raises(DataError, match="no models in split val"):
-        StyleIndex.build(dense_chairs, "val", views, tolerance, synth.model, progress=False)
+        StyleIndex.build(dense_chairs, "val", views, tolerance, synth.model)
+
+
+def test_only_the_views_asked_for_are_encoded(synth, views, tolerance, dense_chairs):
+    index = StyleIndex.build(dense_chairs, "train", views, tolerance, synth.model)
+    assert index.encoded == {} and set(index.paths) == {v.name for v in views}
+    index.nearest(torch.zeros(16), views[2].name)
+    assert list(index.encoded) == [views[2].name]
