@@ -98,6 +98,13 @@ class TrainedDisentangler:
             return self.style_encoder(images).float(), self.content_encoder(images).float()
 
     @torch.no_grad()
+    def encode_style(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, 3, S, S) -> style (B, d_s): E_s alone, for retrieval by style."""
+        self._check_images(images)
+        with inference_autocast(self.device):
+            return self.style_encoder(images.to(self.device)).float()
+
+    @torch.no_grad()
     def generate(self, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
         """G(s, c): style (B, d_s), content (B, d_c) -> images (B, 3, S, S) in [0, 1]."""
         with inference_autocast(self.device):

@@ -139,16 +139,21 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
         "gt": dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed]))),
     }
     if ctx.retrieval is not None:
-        style, _ = ctx.synth.model.encode(source)  # (1, d_s)
+        style = ctx.synth.model.encode_style(source)  # (1, d_s)
         retrieved = [ctx.retrieval.nearest(style[0], v.name) for v in needed]
         added["retrieved"] = dict(zip((v.name for v in needed), ctx.recon_inputs(retrieved)))
     single = ctx.recon_inputs([paths[cfg.input_view]])  # (1, 3, S, S)
     gt = read_binvox(model.voxel_path).data
-    probabilities = {SINGLE: ctx.recon.reconstruct(single)}
+    # encoder and decoder once per view (each view's volume does not depend on the others), the merger per condition
+    volumes = {kind: _per_view(ctx.recon, list(added[kind].values()), list(added[kind])) for kind in cfg.added_kinds()}
+    single_raw, single_coarse = ctx.recon.per_view(single)
+    probabilities = {SINGLE: ctx.recon.fuse(single_raw, single_coarse)}
     for k in cfg.views:
         names = [v.name for v in plans[k]]
         for kind in cfg.added_kinds():
-            probabilities[f"{kind}-{k}"] = ctx.recon.reconstruct(torch.cat([single, torch.stack([added[kind][n] for n in names])]))
+            raw = torch.cat([single_raw, torch.stack([volumes[kind][n][0] for n in names])])
+            coarse = torch.cat([single_coarse, torch.stack([volumes[kind][n][1] for n in names])])
+            probabilities[f"{kind}-{k}"] = ctx.recon.fuse(raw, coarse)
     ious = {name: voxel_iou(p.numpy(), gt, cfg.thresholds).tolist() for name, p in probabilities.items()}
     kmax = max(cfg.views)
     names = [v.name for v in plans[kmax]]
@@ -163,6 +168,12 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
         "truth": gt.astype(np.uint8),
     }
     return record, arrays
+
+
+def _per_view(recon, images: list[torch.Tensor], names: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """View name -> (raw features, coarse volume) of :meth:`Reconstructor.per_view` for (3, S, S) ``images``."""
+    raw, coarse = recon.per_view(torch.stack(images))
+    return {name: (raw[i], coarse[i]) for i, name in enumerate(names)}
 
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -82,5 +82,5 @@ def _encode(model, paths: list[Path], batch: int) -> torch.Tensor:
     styles = []
     for start in range(0, len(paths), batch):
         images = torch.stack([load_image(p, model.image_size) for p in paths[start : start + batch]])  # (b, 3, S, S)
-        styles.append(model.encode(images)[0].cpu())  # (b, d_s)
+        styles.append(model.encode_style(images).cpu())  # (b, d_s)
     return torch.cat(styles)

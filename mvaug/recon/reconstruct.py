@@ -109,13 +109,27 @@ class Reconstructor:
     @torch.no_grad()
     def reconstruct(self, views: torch.Tensor) -> torch.Tensor:
         """Occupancy probabilities (32, 32, 32), on the CPU, of the object seen in ``views`` (V, 3, H, W) in [0, 1]."""
+        return self.fuse(*self.per_view(views))
+
+    @torch.no_grad()
+    def per_view(self, views: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder and decoder on each of ``views`` (V, 3, H, W) in [0, 1], one view at a time, so that a view's output
+        is bitwise the same whatever views it comes with: raw features (V, 9, 32, 32, 32) and coarse volumes
+        (V, 32, 32, 32), for :meth:`fuse` of any subset."""
         if views.ndim != 4 or views.shape[1] != 3 or views.shape[0] < 1:
             raise ValueError(f"expected views of shape (V, 3, H, W) with V >= 1, got {tuple(views.shape)}")
         views = views.to(self.device, torch.float32)
         if views.shape[-2:] != (self.image_size, self.image_size):
             views = torch.nn.functional.interpolate(views, size=(self.image_size, self.image_size), mode="bilinear", antialias=True, align_corners=False)
         with inference_autocast(self.device):
-            out = self.model(views.unsqueeze(0))
+            outputs = [self.model.per_view(view[None, None]) for view in views]  # each ((1, 1, 9, 32^3), (1, 1, 32^3))
+        return torch.cat([raw[0] for raw, _ in outputs]), torch.cat([coarse[0] for _, coarse in outputs])
+
+    @torch.no_grad()
+    def fuse(self, raw: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """Occupancy probabilities (32, 32, 32), on the CPU, from :meth:`per_view` outputs of the views seen together."""
+        with inference_autocast(self.device):
+            out = self.model.fuse(raw.unsqueeze(0), coarse.unsqueeze(0))
         return self.model.final(out)[0].float().cpu()
 
 

@@ -82,3 +82,11 @@ def test_only_the_views_asked_for_are_encoded(synth, views, tolerance, dense_cha
     assert index.encoded == {} and set(index.paths) == {v.name for v in views}
     index.nearest(torch.zeros(16), views[2].name)
     assert list(index.encoded) == [views[2].name]
+
+
+def test_the_style_alone_is_the_style_of_the_full_encoding(synth, dense_chairs):
+    model = ShapeNetDataset.from_root(dense_chairs, split="train").models[0]
+    images = torch.stack([load_image(p, 32) for p in list_views(model.rendering_dir)[:3]])
+    assert torch.equal(synth.model.encode_style(images), synth.model.encode(images)[0])
+    with pytest.raises(ValueError):
+        synth.model.encode_style(images[:, :, :16])

@@ -43,6 +43,16 @@ def test_the_api_maps_views_to_probabilities_of_the_network(trained_run, chairs)
         recon.reconstruct(views[0])
 
 
+def test_views_encoded_together_fuse_in_any_subset_like_a_reconstruction_of_that_subset(trained_run, chairs):
+    recon = Reconstructor.from_checkpoint(trained_run, "cpu")
+    views = recon.load_views(renders(chairs))
+    views = torch.cat([views, views.flip(-1)])  # 4 views: (V, 3, S, S)
+    raw, coarse = recon.per_view(views)
+    assert raw.shape == (4, 9, 32, 32, 32) and coarse.shape == (4, 32, 32, 32)
+    for subset in ([0], [1, 3], [3, 0, 2], [0, 1, 2, 3]):
+        assert torch.equal(recon.fuse(raw[subset], coarse[subset]), recon.reconstruct(views[subset]))
+
+
 def test_the_cli_writes_binvox_npy_obj_and_png_that_agree(trained_run, chairs, tmp_path):
     images = [str(p) for p in renders(chairs, 3)]
     result = CliRunner().invoke(cli(), ["reconstruct", *images, "--recon", str(trained_run), "--out", str(tmp_path / "out/chair"), "--threshold", "0.45", "--device", "cpu"])
