@@ -29,6 +29,10 @@ demo-retrain: setup
 models: setup
 	$(PY) scripts/train_defaults.py --work work/defaults
 
+# one OpenBLAS thread per process: numpy's threads spin against each other on 2 shared cores (tests/conftest.py sets
+# it too, for a bare pytest; pytest-randomly loads numpy before conftest runs)
+test test-random: export OPENBLAS_NUM_THREADS = 1
+
 # in file order; per-test time limit from pyproject.toml (pytest-timeout)
 test: setup
 	$(VENV)/bin/lint-imports

@@ -36,9 +36,7 @@ def tiny_recon(dense_chairs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(tiny_run, tiny_recon, dense_chairs, tmp_path_factory):
-    from mvaug.multiview.pipeline import build_bank
-
-    build_bank(tiny_run, data=dense_chairs, device="cpu", progress=False)
+    # the content bank is tiny_run's own RUN/bank.npz, which the tiny_run fixture builds from dense_chairs
     out = tmp_path_factory.mktemp("report") / "eval"
     config = ReconEvalConfig(views=(1, 2), bootstrap=200, montage=2)
     summary = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)

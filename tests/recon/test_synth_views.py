@@ -86,6 +86,7 @@ def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, chang
 def test_batch_modes_follow_the_mix_and_generated_views_are_the_samples_own(cache):
     _, config, data, built = cache
     batches = TrainBatches(data, config, synth=built)
+    reals = {}  # model -> its 4 real views composited on white (read once, not once per sample)
     modes = Counter()
     for step in range(300):
         batch = batches[step]
@@ -94,7 +95,9 @@ def test_batch_modes_follow_the_mix_and_generated_views_are_the_samples_own(cach
         images = batch["images"]
         assert images.shape[1] == (1 if mode == "none" else 3)
         for sample, m in zip(images, batch_indices(step, len(data), config.train.batch_size, config.train.seed).tolist()):
-            real = composite(torch.stack([data.rgba(m, v) for v in range(4)]).float() / 255, torch.ones(3))  # (4, 3, S, S) on white
+            if m not in reals:
+                reals[m] = composite(torch.stack([data.rgba(m, v) for v in range(4)]).float() / 255, torch.ones(3))  # (4, 3, S, S) on white
+            real = reals[m]
             slots = [s for s in range(2) if torch.equal(sample[0], real[int(built.inputs[m, s])])]
             assert len(slots) == 1, "the first view is one of the model's cached inputs"
             first = int(built.inputs[m, slots[0]])
