@@ -82,8 +82,7 @@ class EvalContext:
     retrieval: object = None  # mvaug.multiview.retrieval.StyleIndex when config.retrieve_from is set
 
     @classmethod
-    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str,
-             progress: bool = False) -> EvalContext:
+    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str) -> EvalContext:
         from mvaug.engine.device import resolve_device
         from mvaug.multiview.retrieval import StyleIndex
         from mvaug.multiview.synthesizer import MultiViewSynthesizer
@@ -215,7 +214,7 @@ def evaluate_reconstruction(
         raise DataError(f"the {config.split} split holds no models", data)
     cache = out / "objects"
     todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
-    ctx = EvalContext.load(recon, run, bank, config, device, progress) if todo else None
+    ctx = EvalContext.load(recon, run, bank, config, device) if todo else None
     if ctx is not None and ctx.retrieval is not None:
         _refuse_trained_on(models, ctx.retrieval.folders, data)
     if not (out / SETTINGS).is_file():
