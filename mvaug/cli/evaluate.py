@@ -49,7 +49,7 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--workers", default=1, show_default=True, help="Processes evaluating objects in parallel.")
 @click.option("--retrieve-from", type=click.Path(file_okay=False),
               help="The disentangler's training data, ShapeNet layout: adds retrieved-K, the training images nearest in style at the same cameras "
-                   "(builtin:chair-disentangler's: mvaug data synth-chairs DIR --dense --models 160 --size 64 --seed 11 --split 0.8,0.1,0.1).")
+                   "(a built-in disentangler's: mvaug models data NAME DIR).")
 @device_option
 @click.option("--kind", default="chair", show_default=True, type=KIND, help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
 @click.pass_context
