@@ -23,7 +23,12 @@ def test_retrieve_from_is_refused_for_faces(tmp_path, assert_input_error):
     assert_input_error(CliRunner().invoke(cli, args), "--retrieve-from", "--kind face")
 
 
-def test_help_names_the_recipe_of_the_builtin_disentanglers_data():
-    command = json.loads(CARD.read_text())["data"]["command"]
+def test_help_names_the_rebuild_and_the_shipped_card_holds_the_recipe_its_command_says():
     result = CliRunner().invoke(cli, ["evaluate", "--help"], terminal_width=1000)
-    assert result.exit_code == 0 and command in " ".join(result.output.split())
+    assert result.exit_code == 0 and "mvaug models data NAME DIR" in " ".join(result.output.split())
+    data = json.loads(CARD.read_text())["data"]
+    recipe = data["synth"]["config"]
+    assert data["synth"]["generator"] == "synth-chairs" and recipe["dense"] and "--dense" in data["command"]
+    for option, key in (("--models", "models"), ("--size", "size"), ("--seed", "seed")):
+        assert f"{option} {recipe[key]} " in data["command"] + " ", option
+    assert recipe["seed"] == data["seed"] and f"--split {','.join(f'{x:g}' for x in recipe['split'])}" in data["command"]
