@@ -26,8 +26,8 @@ class TrainReconOptions(TrainRequest):
     """``mvaug train-recon``: train a reconstructor on ``data`` into the run folder ``out``."""
 
     vgg_weights: str | None = None  # chair: torchvision vgg16_bn ImageNet weights
-    augment_from: str | None = None  # chair: disentangler run (or builtin:NAME) whose generated views join training (synth.run)
-    augment_bank: str | None = None  # chair: its content bank (synth.bank)
+    augment_from: str | None = None  # disentangler run (or builtin:NAME) whose generated views join training (synth.run)
+    augment_bank: str | None = None  # its content bank (synth.bank)
 
     def synth_overrides(self) -> tuple[str, ...]:
         """``--set`` overrides of the synth section from ``augment_from`` / ``augment_bank``, after the user's own
@@ -101,9 +101,7 @@ def _train_chair(o: TrainReconOptions) -> str:
 def _train_face(o: TrainReconOptions) -> str:
     from mvaug.recon.face_trainer import run_face_recon_training
 
-    if o.augment_from is not None or o.augment_bank is not None:
-        raise ConfigError("--augment-from and --augment-bank are not supported yet with --kind face: they train chair reconstructors on generated views")
-    face = run_face_recon_training(o)
+    face = run_face_recon_training(dataclasses.replace(o, overrides=o.synth_overrides()))
     best = "none yet" if face.best is None else f"{face.best:.3f} mm at step {face.best_step}"
     return f"run {face.run_dir}: step {face.step}; best validation vertex RMSE {best}"
 

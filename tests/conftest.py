@@ -11,6 +11,10 @@ from pathlib import Path
 # numpy's OpenBLAS starts a thread per core in every process; on 2 shared cores they spin against each other
 # (a 640k x 3 by 3 x 3 product took 0.18 s instead of 0.02 s). Set before numpy loads; subprocesses inherit it.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Inference precision is 'auto' for users: bf16 on CPUs with AMX or AVX-512 BF16, fp32 elsewhere. The checks
+# against fp32 references (a network's own forward pass, the exported weights) must hold on both kinds of CPU,
+# so the suite pins fp32; tests/cli/test_precision_cli.py and the parity tests set bf16 where they mean it.
+os.environ.setdefault("MVAUG_PRECISION", "fp32")
 
 import pytest  # noqa: E402
 

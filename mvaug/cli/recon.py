@@ -13,7 +13,7 @@ from mvaug.kinds import ReconstructOptions, TrainReconOptions, get_kind
 @click.option("--kind", default="chair", show_default=True, type=KIND, help="What the reconstructor is for.")
 @click.option("--vgg-weights", type=click.Path(dir_okay=False), help="torchvision vgg16_bn ImageNet weights on disk (never downloaded).")
 @click.option("--augment-from", metavar="RUN", help="Disentangler run (or builtin:NAME) whose views, generated from the training views, "
-              "join the multi-view batches (sets synth.run; configs/pix2vox-augment.yaml).")
+              "join training (sets synth.run; configs/pix2vox-augment.yaml, configs/mvfnet-augment.yaml).")
 @click.option("--augment-bank", type=click.Path(dir_okay=False), help="Content bank of --augment-from [RUN/bank.npz] (sets synth.bank).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_recon(config_path, data, out, resume, overrides, max_steps, device, kind, vgg_weights, augment_from, augment_bank, quiet) -> None:

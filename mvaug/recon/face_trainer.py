@@ -6,6 +6,7 @@ Run folder::
     RUN/log.jsonl                       training records every log_every steps, validation records every val_every
     RUN/checkpoints/step-000000500.pt   network, optimiser, scheduler, RNG: resumable
     RUN/best.pt                         the network with the lowest validation vertex RMSE, and the morphable model
+    RUN/synth_views.npz                 with synth.run: side views generated for the training triplets (:mod:`mvaug.recon.face_synth`)
 
 Loss (:func:`mvfnet.mvfnet_losses`): coefficient MSE (standard deviations), pose loss per view, and
 the 2D reprojection error of the 68 landmarks of the predicted shape seen with the predicted pose,
@@ -15,7 +16,14 @@ Validation (cheap, every ``val_every`` steps, on the (side_yaw, pitch) triplets 
 ``val_landmark_px``, the mean distance in pixels between the projected predicted landmarks and the
 annotated ones (visible landmarks), and ``val_vertex_rmse_mm``, the RMS distance between predicted and
 true vertices in the model frame (same topology, no alignment; ``mvaug evaluate --kind face`` uses the
-aligned surface metrics of :mod:`mvaug.evaluate.mesh_compare`).
+aligned surface metrics of :mod:`mvaug.evaluate.mesh_compare`). With ``synth.mix`` drawing more than real
+triplets, each drawn mode is validated (``val_vertex_rmse_mm_real``, ``_generated``, ``_none``) and
+``val_vertex_rmse_mm`` is their mean: the network kept is the best across what it was trained for.
+
+Side views (``synth.mix``, issue 18): each training triplet's left and right views are its real renders,
+views generated from its front view by ``synth.run``, or its front view again (a single-view sample), so
+that MVF-Net learns what a generated view is worth beside a real one and what one view alone gives
+(:mod:`mvaug.recon.face_synth`).
 
 Batches follow a per-epoch permutation drawn from (seed, epoch) and the augmentations a generator
 seeded by (seed, step), so a resumed run sees exactly what an uninterrupted one would.
@@ -36,8 +44,9 @@ from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.engine.seeding import batch_indices
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.checkpoint import load_checkpoint
-from mvaug.recon.face_config import FACE_KIND, FaceReconConfig
+from mvaug.recon.face_config import FACE_KIND, TRIPLET_MODES, FaceReconConfig
 from mvaug.recon.face_data import FaceTriplets, augment_views
+from mvaug.recon.face_synth import compose_triplets, front_only_targets, prepare_side_views
 
 FACE_CHECKPOINT_FORMAT = "mvaug-face-recon-v1"
 BEST_METRIC = "val_vertex_rmse_mm"
@@ -74,9 +83,25 @@ def init_pose_bias(model: MVFNet, data: FaceTriplets) -> None:
     bias[8] = data.log_scale.mean()
 
 
+def validate(model: MVFNet, morphable, data: FaceTriplets, device: torch.device, batch_size: int = 32,
+             modes: tuple[str, ...] = ("real",), generated: torch.Tensor | None = None) -> dict[str, float]:
+    """``val_landmark_px`` and ``val_vertex_rmse_mm`` over ``data`` (module docstring); with several ``modes``
+    (of ``TRIPLET_MODES``; ``generated`` uint8 (T, 2, 3, S, S) for 'generated') both per mode, suffixed, and
+    ``val_vertex_rmse_mm`` the mean over the modes. The model is left as it was."""
+    if tuple(modes) == ("real",):
+        return validate_mode(model, morphable, data, device, batch_size, 0, None)
+    metrics = {}
+    for mode in modes:
+        k = TRIPLET_MODES.index(mode)
+        metrics.update({f"{key}_{mode}": value for key, value in validate_mode(model, morphable, data, device, batch_size, k, generated).items()})
+    metrics[BEST_METRIC] = sum(metrics[f"{BEST_METRIC}_{mode}"] for mode in modes) / len(modes)
+    return metrics
+
+
 @torch.no_grad()
-def validate(model: MVFNet, morphable, data: FaceTriplets, device: torch.device, batch_size: int = 32) -> dict[str, float]:
-    """``val_landmark_px`` and ``val_vertex_rmse_mm`` over ``data`` (module docstring); the model is left as it was."""
+def validate_mode(model: MVFNet, morphable, data: FaceTriplets, device: torch.device, batch_size: int, mode: int,
+                  generated: torch.Tensor | None) -> dict[str, float]:
+    """:func:`validate` of the triplets of ``data`` with their side views as ``TRIPLET_MODES[mode]``."""
     from mvfnet import project_landmarks
 
     was_training = model.training
@@ -84,8 +109,10 @@ def validate(model: MVFNet, morphable, data: FaceTriplets, device: torch.device,
     landmark_sum = visible_sum = squared_sum = 0.0
     for start in range(0, len(data), batch_size):
         index = torch.arange(start, min(start + batch_size, len(data)))
-        out = model(data.float_images(index).to(device))
-        target = data.targets(index, device)
+        modes = torch.full((len(index),), mode)
+        images = compose_triplets(data.float_images(index), modes, None if generated is None else generated[index].float() / 255.0)
+        out = model(images.to(device))
+        target = front_only_targets(data.targets(index, device), modes.to(device) == 2)
         marks = project_landmarks(morphable.landmarks, None, out["id"], out["exp"], out["rotation"], out["translation"], out["log_scale"])
         distance = (marks - target["landmarks"]).norm(dim=-1) * (data.image_size / 2.0)  # (B, V, 68) pixels
         landmark_sum += float((distance * target["visible"]).sum())
@@ -103,12 +130,16 @@ class FaceReconTrainer(RunFolderTrainer, TrainingTask):
     best_metric = BEST_METRIC
     best_mode = "min"
 
-    def __init__(self, config: FaceReconConfig, train_data: FaceTriplets, val_data: FaceTriplets, morphable, run_dir: str | Path, device: torch.device, progress: bool = True):
+    def __init__(self, config: FaceReconConfig, train_data: FaceTriplets, val_data: FaceTriplets, morphable, run_dir: str | Path, device: torch.device,
+                 progress: bool = True, data_root: str | Path | None = None):
         for name, data in (("training", train_data), ("validation", val_data)):
             if data.image_size != config.data.image_size:
                 raise ConfigError(f"the {name} triplets are {data.image_size} px, the config asks for data.image_size {config.data.image_size}")
         super().__init__(config, run_dir, device, progress)
         self.train_data, self.val_data = train_data, val_data
+        self.data_root = data_root
+        self.train_generated: torch.Tensor | None = None  # uint8 (T, 2, 3, S, S) with synth.run, after start()
+        self.val_generated: torch.Tensor | None = None
         self.precision = resolve_precision(config.train.precision, device)
         self.morphable = morphable.to(device)
         self.model = MVFNet(network_config(config, morphable))
@@ -129,30 +160,49 @@ class FaceReconTrainer(RunFolderTrainer, TrainingTask):
     def best_step(self) -> int:
         return self.loop.best_step
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(augmented views (B, 3, 3, S, S), indices (B,)) of ``step``: augmentations drawn from (seed, step)."""
-        cfg, aug = self.config.train, self.config.augment
+    def start(self, resume: bool) -> None:
+        """Open or resume the run folder; with ``synth.run``, then the generated side views (:func:`prepare_side_views`)."""
+        super().start(resume)
+        if self.config.synth.run is not None:
+            if self.data_root is None:
+                raise ConfigError("generated side views (synth.run) need the data folder of the triplets")
+            with self.paths.removed_on_early_failure():
+                self.train_generated, self.val_generated = prepare_side_views(
+                    self.paths.root, self.train_data, self.val_data, self.config, Path(self.data_root), self.device, self.progress)
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(augmented views (B, 3, 3, S, S), indices (B,), modes (B,)) of ``step``: each triplet's mode (an index of
+        ``TRIPLET_MODES``) and the augmentations drawn from (seed, step); no draw when ``synth.mix`` has one mode."""
+        cfg, aug, mix = self.config.train, self.config.augment, self.config.synth.mix
         index = batch_indices(step, len(self.train_data), cfg.batch_size, cfg.seed)
         generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        return augment_views(self.train_data.float_images(index), generator, aug.low_res_prob, aug.low_res_size, aug.brightness), index
+        images = self.train_data.float_images(index)
+        if len(self.config.synth.modes) == 1:
+            modes = torch.full((len(index),), TRIPLET_MODES.index(self.config.synth.modes[0]))
+        else:
+            modes = torch.multinomial(torch.tensor(mix, dtype=torch.float64), len(index), replacement=True, generator=generator)
+        generated = None if self.train_generated is None else self.train_generated[index].float() / 255.0
+        images = compose_triplets(images, modes, generated)
+        return augment_views(images, generator, aug.low_res_prob, aug.low_res_size, aug.brightness), index, modes
 
     def batch_images(self, batch) -> int:
         return 3 * len(batch[1])
 
     def losses(self, batch) -> dict[str, torch.Tensor]:
-        images, index = batch
+        images, index, modes = batch
         with autocast(self.device, self.precision):
             out = self.model(images.to(self.device, non_blocking=True))
         if self.precision == "bf16":  # the losses, and the rotation they read, in fp32
             out = {k: v.float() for k, v in out.items()}
             out["rotation"] = rotation_6d_to_matrix(out["rotation_6d"])
-        return mvfnet_losses(out, self.train_data.targets(index, self.device), self.morphable.landmarks, None, self.config.loss)
+        target = front_only_targets(self.train_data.targets(index, self.device), modes.to(self.device) == 2)
+        return mvfnet_losses(out, target, self.morphable.landmarks, None, self.config.loss)
 
     def log_fields(self, step: int, batch) -> dict:
         return {"lr": self.optimizer.param_groups[0]["lr"]}
 
     def validate(self, step: int) -> dict[str, float]:
-        return validate(self.model, self.morphable, self.val_data, self.device)
+        return validate(self.model, self.morphable, self.val_data, self.device, modes=tuple(self.config.synth.modes), generated=self.val_generated)
 
     # ----------------------------------------------------------------- checkpoints
     def checkpoint_payload(self, loop: TrainingLoop) -> dict:
@@ -195,5 +245,5 @@ def run_face_recon_training(request: TrainRequest) -> TrainResult:
     cfg = config.data
     train_data = FaceTriplets.load(root, cfg.train_split, cfg.image_size, cfg.poses, request.progress)
     val_data = FaceTriplets.load(root, cfg.val_split, cfg.image_size, [(cfg.side_yaw, cfg.pitch)], request.progress)
-    trainer = FaceReconTrainer(config, train_data, val_data, load_face_model(root), request.out, resolve_device(request.device), request.progress)
+    trainer = FaceReconTrainer(config, train_data, val_data, load_face_model(root), request.out, resolve_device(request.device), request.progress, root)
     return trainer.fit(request.resume, request.max_steps)

@@ -56,25 +56,13 @@ class SynthViewCache:
         return torch.cat([rgb, torch.ones_like(rgb[:, :1])], dim=1)
 
     def save(self, path: Path) -> None:
-        from mvaug.io.atomic import atomic_open
-
-        with atomic_open(path, "wb") as handle:
-            np.savez(handle, inputs=self.inputs.numpy(), views=self.views.numpy(), header=np.array(json.dumps(self.header)))
+        write_cache(path, self.header, inputs=self.inputs, views=self.views)
 
     @classmethod
     def load(cls, path: Path, settings: dict) -> SynthViewCache:
         """The cache in ``path``; a :class:`DataError` naming it when it is unreadable or was built for other ``settings``."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header, inputs, views = json.loads(str(data["header"])), data["inputs"], data["views"]
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
-            raise DataError(f"not a readable cache of generated views ({type(err).__name__}: {err}); delete it to generate them anew", path) from None
-        if not isinstance(header, dict) or header.get("format") != CACHE_FORMAT:
-            raise DataError(f"not an {CACHE_FORMAT} file", path)
-        differences = _differences(header.get("settings", {}), settings)
-        if differences:
-            raise DataError(f"the cached generated views were made for other settings ({'; '.join(differences)}): "
-                            "train with the settings they were made with, or delete the file to generate them anew", path)
+        header, arrays = read_cache(path, CACHE_FORMAT, settings, ("inputs", "views"))
+        inputs, views = arrays["inputs"], arrays["views"]
         synth = settings["synth"]
         expected = (len(settings["models"]), synth["inputs_per_model"], synth["views"], 3, settings["image_size"], settings["image_size"])
         if views.dtype != np.uint8 or views.shape != expected or inputs.shape != expected[:2]:
@@ -94,6 +82,31 @@ def cache_settings(data: ShapeNetViews, config: ReconConfig) -> dict:
         "models": [f"{m.taxonomy_id}/{m.model_id}" for m in data.models],
     }
     return json.loads(json.dumps(settings))  # tuples as lists, as read back
+
+
+def write_cache(path: Path, header: dict, **arrays: torch.Tensor) -> None:
+    """Write ``arrays`` and the JSON ``header`` into the .npz file ``path`` atomically (no pickles)."""
+    from mvaug.io.atomic import atomic_open
+
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, header=np.array(json.dumps(header)), **{name: array.numpy() for name, array in arrays.items()})
+
+
+def read_cache(path: Path, cache_format: str, settings: dict, names: tuple[str, ...]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and the arrays ``names`` of a file of :func:`write_cache`; a :class:`DataError` naming it when it is
+    unreadable, of another format, or was built for other ``settings`` (the header's, compared key by key)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header, arrays = json.loads(str(data["header"])), {name: data[name] for name in names}
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"not a readable cache of generated views ({type(err).__name__}: {err}); delete it to generate them anew", path) from None
+    if not isinstance(header, dict) or header.get("format") != cache_format:
+        raise DataError(f"not an {cache_format} file", path)
+    differences = _differences(header.get("settings", {}), settings)
+    if differences:
+        raise DataError(f"the cached generated views were made for other settings ({'; '.join(differences)}): "
+                        "train with the settings they were made with, or delete the file to generate them anew", path)
+    return header, arrays
 
 
 def _differences(stored: dict, current: dict) -> list[str]:

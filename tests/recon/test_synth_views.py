@@ -165,5 +165,3 @@ def test_the_cli_option_reaches_the_run_config_and_the_log(chairs, tiny_run, tmp
     assert (run / CACHE_NAME).is_file()
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "merged" in line]
     assert [r["extra"] in EXTRA_MODES for r in logged] == [True, True]
-    face = CliRunner().invoke(cli, ["train-recon", "--kind", "face", "--data", str(chairs), "--out", str(tmp_path / "face"), "--augment-from", str(tiny_run), "--device", "cpu"])
-    assert face.exit_code == 2 and "not supported yet with --kind face" in face.output and not (tmp_path / "face").exists()
