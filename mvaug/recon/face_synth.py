@@ -18,12 +18,13 @@ identities x 3 poses at 64 px: 295 MB). The validation triplets' views are gener
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
 from mvaug.config import config_to_dict
-from mvaug.errors import ConfigError
+from mvaug.errors import ConfigError, DataError
 from mvaug.recon.face_config import FaceReconConfig
 from mvaug.recon.face_data import FaceTriplets, resize_views
 from mvaug.recon.synth_views import CACHE_NAME, read_cache, write_cache
@@ -96,8 +97,6 @@ def front_only_targets(target: dict[str, torch.Tensor], rows: torch.Tensor) -> d
 
 def cache_settings(triplets: FaceTriplets, config: FaceReconConfig, root: Path) -> dict:
     """What the cached side views depend on: the disentangler and its bank, the image size, the data and its triplets."""
-    import json
-
     settings = {
         "run": config.synth.run,
         "bank": config.synth.bank,
@@ -123,8 +122,6 @@ def prepare_side_views(run_dir: Path, train: FaceTriplets, val: FaceTriplets, co
         train_views = torch.from_numpy(arrays["views"])
         expected = (len(train), 2, 3, train.image_size, train.image_size)
         if train_views.dtype != torch.uint8 or tuple(train_views.shape) != expected:
-            from mvaug.errors import DataError
-
             raise DataError(f"damaged cache: views {train_views.dtype} {tuple(train_views.shape)}, expected uint8 {expected}", path)
     else:
         train_views = generate_side_views(synth, train, progress=progress)
