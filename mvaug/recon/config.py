@@ -117,10 +117,16 @@ class SynthViewsConfig:
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "inputs_per_model", "views")
-        if min(self.mix) < 0 or abs(sum(self.mix) - 1.0) > 1e-6:
-            raise ValueError(f"mix must be three non-negative probabilities (real, generated, none) summing to 1, got {list(self.mix)}")
-        if self.bank is not None and self.run is None:
-            raise ValueError("bank is set but run is null: name the disentangler run whose bank it is")
+        check_view_mix(self.mix, self.run, self.bank)
+
+
+def check_view_mix(mix, run: str | None, bank: str | None) -> None:
+    """The checks shared by the ``synth`` sections of Pix2Vox and MVF-Net: ``mix`` three probabilities (real,
+    generated, none) summing to 1, and no ``bank`` without the ``run`` it belongs to."""
+    if len(mix) != 3 or min(mix) < 0 or abs(sum(mix) - 1.0) > 1e-6:
+        raise ValueError(f"mix must be three non-negative probabilities (real, generated, none) summing to 1, got {list(mix)}")
+    if bank is not None and run is None:
+        raise ValueError("bank is set but run is null: name the disentangler run whose bank it is")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from mvfnet import LossWeights
 
 from mvaug.config import require_at_least, require_fraction
 from mvaug.engine.precision import Precision
+from mvaug.recon.config import check_view_mix
 
 FACE_KIND = "face"
 
@@ -100,10 +101,7 @@ class FaceSynthConfig:
     Validation measures each mode with a non-zero probability, and keeps the network best on their mean."""
 
     def __post_init__(self) -> None:
-        if len(self.mix) != 3 or min(self.mix) < 0 or abs(sum(self.mix) - 1.0) > 1e-6:
-            raise ValueError(f"mix must be three non-negative probabilities (real, generated, none) summing to 1, got {list(self.mix)}")
-        if self.bank is not None and self.run is None:
-            raise ValueError("bank is set but run is null: name the disentangler run whose bank it is")
+        check_view_mix(self.mix, self.run, self.bank)
         if self.mix[1] > 0 and self.run is None:
             raise ValueError(f"mix gives generated side views probability {self.mix[1]:g}, but run is null: name the face disentangler "
                              "(run: RUN or builtin:face-disentangler, or --augment-from)")

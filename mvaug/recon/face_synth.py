@@ -18,7 +18,6 @@ identities x 3 poses at 64 px: 295 MB). The validation triplets' views are gener
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -97,7 +96,7 @@ def front_only_targets(target: dict[str, torch.Tensor], rows: torch.Tensor) -> d
 
 def cache_settings(triplets: FaceTriplets, config: FaceReconConfig, root: Path) -> dict:
     """What the cached side views depend on: the disentangler and its bank, the image size, the data and its triplets."""
-    settings = {
+    return {
         "run": config.synth.run,
         "bank": config.synth.bank,
         "image_size": triplets.image_size,
@@ -105,7 +104,6 @@ def cache_settings(triplets: FaceTriplets, config: FaceReconConfig, root: Path) 
         "split": config.data.train_split,
         "triplets": [f"{name}@{yaw:g},{pitch:g}" for name, (yaw, pitch) in zip(triplets.names, triplets.poses)],
     }
-    return json.loads(json.dumps(settings))
 
 
 def prepare_side_views(run_dir: Path, train: FaceTriplets, val: FaceTriplets, config: FaceReconConfig, root: Path,
