@@ -46,6 +46,8 @@ class DemoPlan:
     recon_views: int = 12
     recon_data_seed: int = 1
     """Seed of Pix2Vox's chairs, added to the run's ``seed``."""
+    recon_split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    """Train / validation / test shares of Pix2Vox's chairs."""
     recon_config: str = "pix2vox-quick.yaml"
     """Pix2Vox's config in configs/; one with ``synth`` keys (pix2vox-augment.yaml) learns from generated views too."""
     disentangler_overrides: tuple[str, ...] = ()
@@ -141,7 +143,7 @@ def pix2vox_data(plan: DemoPlan, seed: int = 0):
     """The ``SynthChairsConfig`` of Pix2Vox's chairs."""
     from mvaug.data.synth.writer import SynthChairsConfig
 
-    return SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + plan.recon_data_seed, size=plan.dense_size, split=(0.8, 0.1, 0.1))
+    return SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + plan.recon_data_seed, size=plan.dense_size, split=plan.recon_split)
 
 
 def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[str, ...]:

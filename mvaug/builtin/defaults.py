@@ -66,12 +66,13 @@ class DefaultsPlan:
     )
     """Pix2Vox's data and training (the held-out chairs of the evaluation have the size of ``FULL``'s)."""
     chair_disentangler: DisentanglerRecipe = DisentanglerRecipe(
-        # issue 16: 160 dense chairs at 64 px with one style code per chair; trained for 2000 + 400 steps
-        # (16.1 + 3.2 epochs) before configs/chairs-cpu64.yaml counted its schedule in epochs
+        # issue 16: 160 dense chairs at 64 px with one style code per chair; 48 + 8 epochs (5952 + 992 steps)
         "chairs-cpu64.yaml", data_seed=11, objects=160, size=64,
-        overrides=("train.epochs=null", "train.steps=2000", "train.encoder_epochs=null", "train.encoder_steps=400"),
     )
-    face_disentangler: DisentanglerRecipe = DisentanglerRecipe("faces-quick.yaml", data_seed=0, objects=80, size=64, bank_views=FACE_BANK_VIEWS)
+    face_disentangler: DisentanglerRecipe = DisentanglerRecipe(
+        # issue 16: 320 synthetic identities at 64 px with one style code per identity and narrow encoders (5.6 MB)
+        "faces-cpu64.yaml", data_seed=12, objects=320, size=64, bank_views=FACE_BANK_VIEWS,
+    )
     face_size: int = 64
     """Image size of MVF-Net's data."""
     mvfnet_identities: int = 4000
@@ -210,7 +211,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         recon_seed = seed + chairs.recon_data_seed
         about = {
             "data": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
-                                 f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {recon_seed} --split 0.8,0.1,0.1",
+                                 f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {recon_seed} --split {_csv(chairs.recon_split)}",
                                  "synth-chairs", pix2vox_data(chairs, seed), models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
             "training": _training(f"configs/{chairs.recon_config}", pix2vox_overrides(chairs, augment_from),
                                   f"mvaug train-recon --config configs/{chairs.recon_config} --data DIR --out RUN", "chairs-pix2vox"),

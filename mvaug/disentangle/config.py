@@ -28,6 +28,8 @@ class ModelConfig:
     """norm() of Eq. 3: L2 (uniform prior on the sphere), instance norm (Gaussian prior), or none (Fig. 2b)."""
     channels: tuple[int, ...] = (256, 256, 128, 64, 32)
     """Generator widths: the first at 4x4, then one per x2 upsampling stage (4 stages for 64x64, 5 for 128x128)."""
+    encoder_width: int = 64
+    """Channels of the first convolution of E_s and E_c (doubling twice); their size grows with its square."""
     latent_optimization: bool = True
     """Per-image embeddings optimised directly; False trains amortised encoders instead (Fig. 12a)."""
     noise_std: float = 1.0
@@ -50,6 +52,8 @@ class ModelConfig:
             raise ValueError(f"image_size must be 32, 64 or 128, got {self.image_size}")
         if len(self.channels) != stages + 1:
             raise ValueError(f"channels needs {stages + 1} widths for {self.image_size}x{self.image_size} (4x4 plus {stages} stages), got {len(self.channels)}")
+        if self.encoder_width < 1:
+            raise ValueError(f"encoder_width must be positive, got {self.encoder_width}")
         if self.noise_std < 0 or self.noise_warmup_steps < 0 or (self.style_noise_std or 0) < 0:
             raise ValueError("noise_std and noise_warmup_steps must be non-negative")
         if self.supervision == "object" and not self.latent_optimization:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mvaug.disentangle.config import ExperimentConfig
-from mvaug.disentangle.generator import Encoder, Generator
+from mvaug.disentangle.generator import Generator, style_and_content_encoders
 
 ReconLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -43,8 +43,7 @@ class DisentangleModel(nn.Module):
             for table in (self.style, self.content):
                 nn.init.uniform_(table.weight, -m.embedding_init_std, m.embedding_init_std)
         else:
-            self.style_encoder = Encoder(m.style_dim, m.image_size)
-            self.content_encoder = Encoder(m.content_dim, m.image_size)
+            self.style_encoder, self.content_encoder = style_and_content_encoders(m)
 
     def embedding_tables(self) -> dict[str, nn.Embedding]:
         """The latent-optimised code tables {'style', 'content'}; empty for amortised encoders."""

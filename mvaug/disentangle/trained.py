@@ -61,14 +61,14 @@ class TrainedDisentangler:
         """
         from mvaug.config import load_config
         from mvaug.disentangle.config import ExperimentConfig
-        from mvaug.disentangle.generator import Encoder, Generator
+        from mvaug.disentangle.generator import Generator, style_and_content_encoders
 
         device = torch.device(device)
         try:
             config = load_config(ExperimentConfig, payload["config"])
             m = config.model
             generator = Generator(m)
-            style_encoder, content_encoder = Encoder(m.style_dim, m.image_size), Encoder(m.content_dim, m.image_size)
+            style_encoder, content_encoder = style_and_content_encoders(m)
             generator.load_state_dict(payload["generator"])
             style_encoder.load_state_dict(payload["style_encoder"])
             content_encoder.load_state_dict(payload["content_encoder"])

@@ -214,11 +214,11 @@ class EncoderRegression(TrainingTask):
     checkpoint_prefix = "encoders-step-"
 
     def __init__(self, trainer: Trainer):
-        from mvaug.disentangle.generator import Encoder
+        from mvaug.disentangle.generator import style_and_content_encoders
 
-        m = trainer.config.model
         self.config, self.images, self.device = trainer.config, trainer.images, trainer.device
-        self.model = torch.nn.ModuleDict({"style": Encoder(m.style_dim, m.image_size), "content": Encoder(m.content_dim, m.image_size)}).to(self.device)
+        style, content = style_and_content_encoders(trainer.config.model)
+        self.model = torch.nn.ModuleDict({"style": style, "content": content}).to(self.device)
         self.targets = trainer.model.image_codes()
         self.precision = trainer.stage1.precision
 

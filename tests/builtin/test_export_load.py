@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from mvaug.builtin.defaults import TINY_DEFAULTS
 from mvaug.io.assets import list_builtin, read_card, verify
 from mvaug.errors import DataError
 
@@ -30,6 +31,9 @@ def test_cards_describe_the_files(tiny_defaults, assets):
     assert cards["chair-pix2vox"]["training"]["overrides"][-1] == 'synth.run="WORK/runs/disentangler"'
     assert pix2vox["config"]["synth"]["run"] == f"{work}/runs/disentangler"
     assert (tiny_defaults[0] / "runs" / "pix2vox" / "synth_views.npz").is_file()
+    split = TINY_DEFAULTS.chairs.recon_split  # the card's data recipe is the plan's, split included
+    assert cards["chair-pix2vox"]["data"]["command"].endswith("--split " + ",".join(f"{v:g}" for v in split))
+    assert cards["chair-pix2vox"]["data"]["synth"]["config"]["split"] == list(split)
     metrics = cards["chair-pix2vox"]["metrics"]
     assert 0 < metrics["iou_floor"] <= 0.8 * metrics["heldout_iou@0.3_single"] + 1e-9
     assert metrics["check"]["mean_iou@0.3"] > metrics["iou_floor"]

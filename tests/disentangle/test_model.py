@@ -4,7 +4,7 @@ import torch
 from mvaug.config import load_config
 from mvaug.disentangle.config import CapacityConfig, ExperimentConfig, ModelConfig
 from mvaug.disentangle.data import ImageSet
-from mvaug.disentangle.generator import Encoder, Generator
+from mvaug.disentangle.generator import Encoder, Generator, style_and_content_encoders
 from mvaug.disentangle.model import DisentangleModel, information_bottleneck
 from mvaug.disentangle.recon import l1_loss
 from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
@@ -26,6 +26,19 @@ def test_generator_128_and_encoders():
     assert Encoder(128, 128)(torch.rand(2, 3, 128, 128)).shape == (2, 128)
     with pytest.raises(ValueError, match="channels needs 6 widths"):
         ModelConfig(image_size=128)
+
+
+@pytest.mark.parametrize("width", [16, 64])
+def test_encoder_width_sets_the_encoders_size(width):
+    """Four 4x4 stride-2 convolutions (w, 2w, 4w, 4w channels) to 4x4 at 64 px, then Linear(16 * 4w, 256), Linear(256, d)."""
+    style, content = style_and_content_encoders(ModelConfig(encoder_width=width))
+    convs = sum(16 * cin * cout + cout for cin, cout in ((3, width), (width, 2 * width), (2 * width, 4 * width), (4 * width, 4 * width)))
+    for encoder, dim in ((style, 256), (content, 128)):
+        expected = convs + (16 * 4 * width * 256 + 256) + (256 * dim + dim)
+        assert sum(p.numel() for p in encoder.parameters()) == expected
+        assert encoder(torch.rand(2, 3, 64, 64)).shape == (2, dim)
+    with pytest.raises(ValueError, match="encoder_width must be positive"):
+        ModelConfig(encoder_width=0)
 
 
 def test_style_modulates_every_layer_only_with_multiple_fusion():

@@ -14,6 +14,7 @@ from mvaug.config import load_config
 from mvaug.disentangle.config import ExperimentConfig
 from mvaug.engine.loop import TrainRequest
 from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
+from mvaug.disentangle.trained import TrainedDisentangler
 from mvaug.engine.seeding import batch_indices
 from mvaug.errors import ConfigError, DataError
 from mvaug.io.images import write_png
@@ -27,6 +28,7 @@ VARIANTS = {
     "concat": {"fusion": "concat"},
     "no-reparam": {"noise_std": 0.0},
     "amortised": {"latent_optimization": False},
+    "narrow-encoders": {"encoder_width": 8},
 }
 
 
@@ -45,6 +47,9 @@ def test_every_configuration_trains_two_steps(variant, squares, tmp_path):
     payload = load_run_checkpoint(tmp_path / variant / "model.pt")
     assert payload["generator"] and payload["style_encoder"] and payload["content_encoder"]
     assert (tmp_path / variant / "samples/step-000000002-analogy.png").is_file()
+    trained = TrainedDisentangler.from_run(tmp_path / variant)  # the encoders are rebuilt at the run's width
+    style, content = trained.encode(squares.images[:2].float() / 255)
+    assert style.shape == (2, config.model.style_dim) and content.shape == (2, config.model.content_dim)
 
 
 def test_batches_cover_each_epoch_once_and_repeat_with_the_seed():
@@ -155,8 +160,7 @@ def test_run_files_written_before_weights_only_loading_resume_and_generate(squar
     """Checkpoints as the code wrote them before loading became weights-only (plain ``torch.save`` of
     the same payload: config as a dict, RNG state a tensor) resume bit-identically and load for generation."""
     from mvaug.config import config_to_dict
-    from mvaug.disentangle.generator import Encoder
-    from mvaug.disentangle.trained import TrainedDisentangler
+    from mvaug.disentangle.generator import style_and_content_encoders
 
     straight = Trainer(tiny_config(), squares, tmp_path / "a", torch.device("cpu"), progress=False)
     straight.start(resume=False)
@@ -174,10 +178,11 @@ def test_run_files_written_before_weights_only_loading_resume_and_generate(squar
     resumed.train()
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
-    model, m = resumed.model, resumed.config.model
+    model = resumed.model
+    style_encoder, content_encoder = style_and_content_encoders(resumed.config.model)
     torch.save({"format": "mvaug-disentangle-v1", "stage": "final", "step": 6, "config": config_to_dict(resumed.config), "num_images": len(squares),
-                "generator": model.generator.state_dict(), "style_encoder": Encoder(m.style_dim, m.image_size).state_dict(),
-                "content_encoder": Encoder(m.content_dim, m.image_size).state_dict(), "recon_loss": "l1",
+                "generator": model.generator.state_dict(), "style_encoder": style_encoder.state_dict(),
+                "content_encoder": content_encoder.state_dict(), "recon_loss": "l1",
                 "style_embeddings": model.style.weight.detach(), "content_embeddings": model.content.weight.detach()}, tmp_path / "b/model.pt")
     trained = TrainedDisentangler.from_run(tmp_path / "b")
     images = trained.generate(trained.style_embeddings[:2], trained.content_embeddings[:2])
