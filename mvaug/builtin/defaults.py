@@ -66,7 +66,7 @@ class DefaultsPlan:
     )
     """Pix2Vox's data and training (the held-out chairs of the evaluation have the size of ``FULL``'s)."""
     chair_disentangler: DisentanglerRecipe = DisentanglerRecipe(
-        # issue 16: 160 dense chairs at 64 px with one style code per chair; 48 + 8 epochs (5952 + 992 steps)
+        # issue 16: 160 dense chairs at 64 px with one style code per chair; 64 + 8 epochs (7936 + 992 steps)
         "chairs-cpu64.yaml", data_seed=11, objects=160, size=64,
     )
     face_disentangler: DisentanglerRecipe = DisentanglerRecipe(
