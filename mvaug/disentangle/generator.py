@@ -73,4 +73,3 @@ def style_and_content_encoders(config: ModelConfig) -> tuple[Encoder, Encoder]:
     """E_s (-> style_dim) and E_c (-> content_dim) of ``config``."""
     return (Encoder(config.style_dim, config.image_size, config.encoder_width),
             Encoder(config.content_dim, config.image_size, config.encoder_width))
-
