@@ -14,9 +14,9 @@ from mvaug.cli.options import float_list, synth_command
     click.option("--seed", type=int, help="Master seed; equal seeds give byte-identical output [0]."),
     click.option("--dense/--random-views", default=None, help="Render the 3D-Chairs-like grid (31 azimuths x 2 elevations = 62 views)."),
     click.option("--family", "families", multiple=True, help="Only these chair families (repeat the option)."),
-    click.option("--look", type=click.Choice(["flat", "realistic"]),
+    click.option("--look", type=click.Choice(["flat", "realistic", "mixed"]),
                  help="flat: per-part colours, fixed lights; realistic: smooth shading, wood/fabric/metal textures, "
-                      "random lights, jittered cameras, more families [flat]."),
+                      "random lights, jittered cameras, more families; mixed: each chair one of the two, even odds [flat]."),
     click.option("--split", callback=float_list("three comma-separated fractions"), help="Train,val,test fractions by model [0.7,0.1,0.2]."),
 ])
 def synth_chairs(out, config_path, workers, quiet, **options) -> None:

@@ -303,3 +303,22 @@ def test_cli_look_option_and_config_file(tmp_path):
     ok = runner.invoke(cli, ["data", "synth-chairs", str(tmp_path / "c"), "--models", "1", "--views", "1", "--size", "32",
                              "--look", "realistic", "--family", "sofa", "--quiet"])
     assert ok.exit_code == 0, ok.output
+
+
+def test_mixed_look_takes_each_chair_from_the_flat_or_the_realistic_set(tmp_path):
+    """Model i of a mixed set is model i of the flat or of the realistic set of the same seed, byte for byte."""
+    sizes = dict(models=8, views=1, size=32, seed=7)
+    trees = {}
+    for look in ("flat", "realistic", "mixed"):
+        synthesize_chairs(tmp_path / look, SynthChairsConfig(**sizes, look=look), progress=False)
+        trees[look] = _tree(tmp_path / look)
+    records = json.loads((tmp_path / "mixed/synth_manifest.json").read_text())["models"]
+    looks = [r["look"] for r in records]
+    assert set(looks) == {"flat", "realistic"}
+    for record in records:
+        files = [k for k in trees["mixed"] if f"/{record['model']}/" in k]
+        assert len(files) == 5  # one render, metadata, index, binvox, obj
+        assert all(trees["mixed"][k] == trees[record["look"]][k] for k in files), record["model"]
+        other = "flat" if record["look"] == "realistic" else "realistic"
+        assert any(trees["mixed"][k] != trees[other][k] for k in files if k.endswith(".png"))
+    assert SynthChairsConfig(families=("sofa",), look="mixed").family_choices == SynthChairsConfig(look="realistic").family_choices

@@ -30,7 +30,7 @@ DENSE_AZIMUTHS = tuple(round(360.0 * a / 31, 6) for a in range(31))
 DENSE_ELEVATIONS = (20.0, 30.0)
 DENSE_DISTANCE_RATIO = 0.8
 
-LOOKS = ("flat", "realistic")
+LOOKS = ("flat", "realistic", "mixed")
 # the realistic look moves every camera by up to these: degrees of azimuth and elevation, a fraction of the distance
 JITTER_AZIMUTH, JITTER_ELEVATION, JITTER_DISTANCE = 4.0, 3.0, 0.04
 
@@ -59,7 +59,8 @@ class SynthChairsConfig:
     look: str = "flat"
     """flat: per-part colours under fixed lights (the original look); realistic: smooth shading, procedural wood,
     fabric and metal, random lights per view, jittered cameras (random views only; the dense grid stays exact) and
-    more families."""
+    more families; mixed: every chair flat or realistic with equal odds (model i is then model i of the flat or of the
+    realistic set of the same seed)."""
 
     def __post_init__(self) -> None:
         from mvaug.data.synth.chair_models import REALISTIC_FAMILIES
@@ -77,10 +78,8 @@ class SynthChairsConfig:
 
     @property
     def family_choices(self) -> tuple[str, ...]:
-        """The families this look draws from."""
-        from mvaug.data.synth.chair_models import FAMILIES, REALISTIC_FAMILIES
-
-        return REALISTIC_FAMILIES if self.look == "realistic" else FAMILIES
+        """The families this look draws from (mixed: those of either look)."""
+        return families_of_look("flat" if self.look == "flat" else "realistic")
 
     @property
     def view_count(self) -> int:
@@ -94,6 +93,22 @@ class SynthSummary:
     written: int
     skipped: int
     splits: dict[str, int] = field(default_factory=dict)
+
+
+def families_of_look(look: str) -> tuple[str, ...]:
+    """The chair families that chairs of ``look`` ('flat' or 'realistic') are drawn from."""
+    from mvaug.data.synth.chair_models import FAMILIES, REALISTIC_FAMILIES
+
+    return REALISTIC_FAMILIES if look == "realistic" else FAMILIES
+
+
+def model_look(config: SynthChairsConfig, index: int) -> str:
+    """The look of model ``index``: the config's, or for ``mixed`` flat or realistic with equal odds, drawn from a
+    fourth stream of (seed, index) so that the other three stay those of the plain looks."""
+    if config.look != "mixed":
+        return config.look
+    stream = np.random.SeedSequence([config.seed, index]).spawn(4)[3]
+    return "realistic" if np.random.default_rng(stream).random() < 0.5 else "flat"
 
 
 def model_name(index: int) -> str:
@@ -151,24 +166,26 @@ def _is_complete(root: Path, name: str) -> bool:
 
 
 def build_model(config: SynthChairsConfig, index: int) -> SynthModel:
-    """Model ``index``: from the streams (seed, index) spawns, a third one (lights, camera jitter) for the realistic
-    look only, which leaves the first two and so the flat look as they were."""
+    """Model ``index`` from the streams that (seed, index) spawns: shape, views, and the realistic look's lights and
+    camera jitter (unused by the flat look)."""
     from mvaug.data.synth.chair_models import sample_chair
     from mvaug.geometry.voxelize import normalize_mesh
     from mvaug.render.raycast import Lighting, sample_studio_lighting
 
-    realistic = config.look == "realistic"
-    shape_seq, view_seq, *look_seq = np.random.SeedSequence([config.seed, index]).spawn(3 if realistic else 2)
+    look = model_look(config, index)
+    shape_seq, view_seq, look_seq = np.random.SeedSequence([config.seed, index]).spawn(3)
     shape_rng = np.random.default_rng(shape_seq)
     family = str(shape_rng.choice(config.families)) if config.families else None
-    chair = sample_chair(shape_rng, family, config.family_choices)
+    chair = sample_chair(shape_rng, family, families_of_look(look))
     mesh = chair.to_mesh()
     mesh.vertices = normalize_mesh(mesh.vertices)
     cameras = dense_cameras() if config.dense else random_cameras(np.random.default_rng(view_seq), config.views)
     record = {"model": model_name(index), "family": chair.family, "params": chair.params}
-    if not realistic:
+    if config.look == "mixed":
+        record["look"] = look
+    if look == "flat":
         return SynthModel(mesh, record, cameras, [Lighting()] * len(cameras), None, None)
-    look_rng = np.random.default_rng(look_seq[0])
+    look_rng = np.random.default_rng(look_seq)
     if not config.dense:  # the dense grid is a fixed rig: its views are matched to bank cameras within 0.5 degrees
         cameras = jitter_cameras(look_rng, cameras)
     lightings = [sample_studio_lighting(look_rng) for _ in cameras]
