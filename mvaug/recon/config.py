@@ -114,10 +114,15 @@ class SynthViewsConfig:
     mix: tuple[float, float, float] = (0.4, 0.4, 0.2)
     """Probabilities that a multi-view batch's extra views are real renders / generated from its first views / none
     (single views), drawn per batch."""
+    generated_trains: str = "all"
+    """What batches with generated views train: ``all`` (the whole network) or ``merger`` (merger and refiner; encoder
+    and decoder see them as at test time, so that what the network reads from one view is learned from real views only)."""
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "inputs_per_model", "views")
         check_view_mix(self.mix, self.run, self.bank)
+        if self.generated_trains not in ("all", "merger"):
+            raise ValueError(f"generated_trains must be 'all' or 'merger', got {self.generated_trains!r}")
 
 
 def check_view_mix(mix, run: str | None, bank: str | None) -> None:

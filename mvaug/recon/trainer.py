@@ -151,8 +151,9 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
     def losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         images = batch["images"].to(self.device, non_blocking=True)
         voxels = batch["voxels"].to(self.device, non_blocking=True)
+        frozen_views = batch.get("extra") == "generated" and self.config.synth.generated_trains == "merger"
         with autocast(self.device, self.precision):
-            out = self.forward(images, use_merger=self.config.model.use_merger and self._stage != 1)
+            out = self.forward(images, use_merger=self.config.model.use_merger and self._stage != 1, frozen_views=frozen_views)
         scale = self.config.optim.loss_scale
         losses = {"merged": F.binary_cross_entropy(out["merged"].float(), voxels) * scale}
         if "refined" in out:

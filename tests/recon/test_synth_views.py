@@ -165,3 +165,30 @@ def test_the_cli_option_reaches_the_run_config_and_the_log(chairs, tiny_run, tmp
     assert (run / CACHE_NAME).is_file()
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "merged" in line]
     assert [r["extra"] in EXTRA_MODES for r in logged] == [True, True]
+
+
+@pytest.mark.parametrize("generated_trains", ["merger", "all"])
+def test_generated_batches_train_only_the_merger_when_asked(chairs, tiny_run, tmp_path, generated_trains):
+    """synth.generated_trains 'merger': a stage-2 step on generated views moves the merger and leaves encoder and
+    decoder (weights and BatchNorm statistics) as they were; 'all' trains them too."""
+    from mvaug.recon.trainer import ReconTrainer
+
+    config = synth_config(tiny_run, two_stage=True, stage1_epochs=1, epochs=2, batch_size=4, stage2_freeze=False)
+    config.synth.mix, config.synth.generated_trains = (0.0, 1.0, 0.0), generated_trains
+    trainer = ReconTrainer(config, ShapeNetViews(chairs, "train", config), ShapeNetViews(chairs, "val", config), tmp_path / "run",
+                           torch.device("cpu"), progress=False)
+    trainer.start(resume=False)
+    trainer.train(max_steps=1)  # stage 1: single views
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train(max_steps=1)  # stage 2: every batch's extra views generated
+    assert trainer.train_batches[1]["extra"] == "generated"
+    changed = {k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])}
+    assert any(k.startswith("merger.") for k in changed)
+    views_changed = {k for k in changed if k.startswith(("encoder.", "decoder."))}
+    assert (not views_changed) if generated_trains == "merger" else "decoder.layer1.1.running_mean" in views_changed
+    assert trainer.model.encoder.training and trainer.model.decoder.training  # their modes are given back
+
+
+def test_generated_trains_names_its_choices():
+    with pytest.raises(ConfigError, match="synth: generated_trains must be 'all' or 'merger', got 'encoder'"):
+        load_config(ReconConfig, {"synth": {"generated_trains": "encoder"}})

@@ -142,3 +142,23 @@ def test_without_the_merger_the_views_are_averaged():
     with torch.no_grad():
         out = model(images, use_merger=False)
     torch.testing.assert_close(out["merged"], out["coarse"].mean(1))
+
+
+def test_frozen_views_train_the_merger_only_and_match_the_test_time_volumes():
+    torch.manual_seed(0)
+    model = build_pix2vox(Pix2VoxConfig(variant="F", image_size=64))
+    model.train()
+    images = torch.rand(2, 3, 3, 64, 64)
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k and k.startswith(("encoder.", "decoder."))}
+    out = model(images, use_merger=True, frozen_views=True)
+    out["merged"].mean().backward()
+    assert all(p.grad is None for p in [*model.encoder.parameters(), *model.decoder.parameters()])
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.merger.parameters())
+    assert stats and all(torch.equal(model.state_dict()[k], v) for k, v in stats.items())  # their BatchNorm statistics stay
+    assert model.encoder.training and model.decoder.training
+    model.encoder.eval(), model.decoder.eval()
+    with torch.no_grad():
+        raw, coarse = model.per_view(images)
+    torch.testing.assert_close(out["coarse"], coarse)
+    model.train()  # in training mode (batch statistics) the volumes differ
+    assert not torch.allclose(model(images, use_merger=True)["coarse"], coarse)

@@ -36,12 +36,23 @@ class Pix2Vox(nn.Module):
             images = images.flip(-3)
         return (images - MEAN) / STD
 
-    def forward(self, images: torch.Tensor, use_merger: bool | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, use_merger: bool | None = None, frozen_views: bool = False) -> dict[str, torch.Tensor]:
         """Returns ``coarse`` (B, V, 32, 32, 32) per view, ``merged`` (B, 32, 32, 32) and, with a refiner, ``refined``.
 
         ``use_merger`` (default: the config's) False averages the coarse volumes instead of fusing them.
+        ``frozen_views``: encoder and decoder run as at test time (eval mode, no gradient), so that only the merger
+        and refiner learn from this batch.
         """
-        return self.fuse(*self.per_view(images), use_merger=use_merger)
+        if not frozen_views:
+            return self.fuse(*self.per_view(images), use_merger=use_merger)
+        modes = self.encoder.training, self.decoder.training
+        self.encoder.eval()
+        self.decoder.eval()
+        with torch.no_grad():
+            raw, coarse = self.per_view(images)
+        self.encoder.train(modes[0])
+        self.decoder.train(modes[1])
+        return self.fuse(raw, coarse, use_merger=use_merger)
 
     def per_view(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder and decoder on every view of ``images`` (B, V, 3, H, W): raw features (B, V, 9, 32, 32, 32) and coarse volumes (B, V, 32, 32, 32)."""
