@@ -45,15 +45,23 @@ def builtin_name(ref) -> str | None:
     return ref[len(PREFIX) :] if isinstance(ref, str) and ref.startswith(PREFIX) else None
 
 
+RUN_WEIGHTS = ("best.pt", "model.pt")
+"""The file a run folder's reference stands for: a reconstructor's best network, a disentangler's final one."""
+
+
 def describe_ref(ref) -> str | None:
     """How a report records a model reference: ``builtin:NAME sha256:<12 hex>`` of the weights (so that a
-    re-exported model is a different model), or the resolved path of anything else; None stays None."""
+    re-exported model is a different model), or the resolved path, with the sha256 of the file read there (the
+    file itself, or a run folder's best.pt or model.pt) so that a run trained again in place is a different model
+    too; None stays None."""
     if ref is None:
         return None
     name = builtin_name(ref)
-    if name is None:
-        return str(Path(ref).resolve())
-    return f"{ref} sha256:{read_card(name)['files']['weights']['sha256'][:12]}"
+    if name is not None:
+        return f"{ref} sha256:{read_card(name)['files']['weights']['sha256'][:12]}"
+    path = Path(ref).resolve()
+    weights = path if path.is_file() else next((path / n for n in RUN_WEIGHTS if (path / n).is_file()), None)
+    return str(path) if weights is None else f"{path} sha256:{sha256(weights)[:12]}"
 
 
 def default_ref(kind: str, role: str) -> str:

@@ -219,3 +219,27 @@ def test_reconstruct_with_generated_views(tiny_run, tiny_recon, dense_chairs, re
     no_assets = {"MVAUG_ASSETS": str(tmp_path / "no-assets")}  # --generate without --run: the built-in disentangler
     missing = CliRunner(env=no_assets).invoke(cli, ["reconstruct", str(image), "--recon", str(tiny_recon), "--generate", "2", "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "train_defaults.py" in missing.output
+
+
+def test_a_report_folder_is_not_resumed_with_a_run_folder_trained_again(report, tiny_run, tiny_recon, dense_chairs, tmp_path):
+    """The report records a run folder with the checksum of its weights: other weights in the same folder are
+    another evaluation, refused instead of mixed with the objects already evaluated."""
+    import shutil
+
+    out, summary, config = report
+    assert summary["settings"]["recon"].startswith(f"{Path(tiny_recon).resolve()} sha256:")
+    again = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)
+    assert again["settings"] == summary["settings"]  # the same weights resume the folder
+    recon = tmp_path / "recon"
+    shutil.copytree(tiny_recon, recon)
+    moved = tmp_path / "eval"
+    shutil.copytree(out, moved)
+    settings = json.loads((moved / "settings.json").read_text())
+    settings["recon"] = settings["recon"].replace(str(Path(tiny_recon).resolve()), str(recon.resolve()))
+    (moved / "settings.json").write_text(json.dumps(settings))
+    assert evaluate_reconstruction(dense_chairs, recon, tiny_run, moved, config, device="cpu", progress=False)["objects"] == 2
+    payload = torch.load(recon / "best.pt", weights_only=True)
+    payload["epoch"] += 1
+    torch.save(payload, recon / "best.pt")  # trained again in place
+    with pytest.raises(DataError, match="holds an evaluation with other recon"):
+        evaluate_reconstruction(dense_chairs, recon, tiny_run, moved, config, device="cpu", progress=False)
