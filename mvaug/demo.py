@@ -48,6 +48,8 @@ class DemoPlan:
     """Seed of Pix2Vox's chairs, added to the run's ``seed``."""
     recon_split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     """Train / validation / test shares of Pix2Vox's chairs."""
+    recon_look: str = "flat"
+    """Look of Pix2Vox's chairs (``mvaug data synth-chairs --look``)."""
     recon_config: str = "pix2vox-quick.yaml"
     """Pix2Vox's config in configs/; one with ``synth`` keys (pix2vox-augment.yaml) learns from generated views too."""
     disentangler_overrides: tuple[str, ...] = ()
@@ -143,7 +145,8 @@ def pix2vox_data(plan: DemoPlan, seed: int = 0):
     """The ``SynthChairsConfig`` of Pix2Vox's chairs."""
     from mvaug.data.synth.writer import SynthChairsConfig
 
-    return SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + plan.recon_data_seed, size=plan.dense_size, split=plan.recon_split)
+    return SynthChairsConfig(models=plan.recon_models, views=plan.recon_views, seed=seed + plan.recon_data_seed, size=plan.dense_size, split=plan.recon_split,
+                             look=plan.recon_look)
 
 
 def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[str, ...]:

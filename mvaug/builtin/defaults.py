@@ -211,7 +211,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         recon_seed = seed + chairs.recon_data_seed
         about = {
             "data": _data_record(f"{chairs.recon_models} synthetic chairs x {chairs.recon_views} views, {chairs.dense_size} px",
-                                 f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {recon_seed} --split {_csv(chairs.recon_split)}",
+                                 f"mvaug data synth-chairs DIR --models {chairs.recon_models} --views {chairs.recon_views} --size {chairs.dense_size} --seed {recon_seed} --split {_csv(chairs.recon_split)} --look {chairs.recon_look}",
                                  "synth-chairs", pix2vox_data(chairs, seed), models=chairs.recon_models, views=chairs.recon_views, image_size=chairs.dense_size),
             "training": _training(f"configs/{chairs.recon_config}", pix2vox_overrides(chairs, augment_from),
                                   f"mvaug train-recon --config configs/{chairs.recon_config} --data DIR --out RUN", "chairs-pix2vox"),

@@ -32,7 +32,8 @@ def test_cards_describe_the_files(tiny_defaults, assets):
     assert pix2vox["config"]["synth"]["run"] == f"{work}/runs/disentangler"
     assert (tiny_defaults[0] / "runs" / "pix2vox" / "synth_views.npz").is_file()
     split = TINY_DEFAULTS.chairs.recon_split  # the card's data recipe is the plan's, split included
-    assert cards["chair-pix2vox"]["data"]["command"].endswith("--split " + ",".join(f"{v:g}" for v in split))
+    look = TINY_DEFAULTS.chairs.recon_look
+    assert cards["chair-pix2vox"]["data"]["command"].endswith(f"--split {','.join(f'{v:g}' for v in split)} --look {look}")
     assert cards["chair-pix2vox"]["data"]["synth"]["config"]["split"] == list(split)
     metrics = cards["chair-pix2vox"]["metrics"]
     assert 0 < metrics["iou_floor"] <= 0.8 * metrics["heldout_iou@0.3_single"] + 1e-9
@@ -131,6 +132,13 @@ def test_reports_record_a_builtin_model_by_name_and_weights_checksum(tiny_defaul
     weights = read_card("chair-pix2vox")["files"]["weights"]["sha256"]
     assert describe_ref("builtin:chair-pix2vox") == f"builtin:chair-pix2vox sha256:{weights[:12]}"
     assert describe_ref(tmp_path / "run") == str((tmp_path / "run").resolve()) and describe_ref(None) is None
+    run = tmp_path / "trained"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"first weights")
+    first = describe_ref(run)
+    assert first == f"{run.resolve()} sha256:{hashlib.sha256(b'first weights').hexdigest()[:12]}"
+    (run / "best.pt").write_bytes(b"trained again")  # the same folder with other weights is another model
+    assert describe_ref(run) != first and describe_ref(run / "best.pt").split(" ")[1] == describe_ref(run).split(" ")[1]
     with pytest.raises(DataError, match="no built-in model 'nope'"):
         describe_ref("builtin:nope")
 
