@@ -52,6 +52,7 @@ class ReconstructOptions:
     views: str | None = None  # face: "LEFT,RIGHT" bank views
     face_crop: str = "auto"  # face: how photos are cut to the face
     cutout: bool = True  # chair: cut the object out of photos whose border is not uniform
+    refine_steps: int = 0  # chair: test-time optimisation steps of the first image's codes before views are generated
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class EvaluateOptions:
     seed: int = 0  # chair
     workers: int = 1  # chair
     retrieve_from: str | None = None  # chair: the disentangler's training data, adds retrieved-K
+    refine_steps: int = 0  # chair: test-time optimisation steps of each input's codes
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
     if o.generate:
         from mvaug.multiview.synthesizer import generate_around
 
-        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout)
+        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, o.refine_steps)
     result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout)
     return f"{result.occupied} voxels >= {o.threshold}; wrote " + ", ".join(str(p) for p in result.paths.values())
 
@@ -135,7 +137,8 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
     from mvaug.evaluate.reconstruction_report import format_report
 
-    config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from)
+    config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from,
+                             refine_steps=o.refine_steps)
     summary = evaluate_reconstruction(o.data, o.recon, o.run, o.out, config, o.bank, o.device, o.workers)
     return format_report(summary, config).split("\n\nAll thresholds")[0]
 
@@ -145,6 +148,8 @@ def _evaluate_face(o: EvaluateOptions) -> str:
 
     if o.retrieve_from is not None:
         raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
+    if o.refine_steps:
+        raise ConfigError("--refine-steps is for chair evaluations; --kind face has none")
     return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device))
 
 

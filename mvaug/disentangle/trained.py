@@ -110,6 +110,24 @@ class TrainedDisentangler:
         with inference_autocast(self.device):
             return self.generator(style.to(self.device), content.to(self.device)).float()
 
+    def refine_codes(self, images: torch.Tensor, style: torch.Tensor, content: torch.Tensor, steps: int, lr: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+        """Test-time latent optimisation: Adam on (s, c), started at the encoders' codes, so that G(s, c) reproduces
+        ``images`` (B, 3, S, S) in L1, the reconstruction term of the first stage (Eq. 5) on the unseen images alone.
+        The networks stay fixed and each image's codes follow their own gradient. Returns the refined style (B, d_s)
+        and content (B, d_c)."""
+        self._check_images(images)
+        images = images.to(self.device)
+        style, content = (code.detach().to(self.device).clone().requires_grad_(True) for code in (style, content))
+        optimizer = torch.optim.Adam([style, content], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                optimizer.zero_grad(set_to_none=True)
+                with inference_autocast(self.device):
+                    drawn = self.generator(style, content).float()
+                (drawn - images).abs().mean().backward()
+                optimizer.step()
+        return style.detach(), content.detach()
+
     def project_content(self, codes: torch.Tensor) -> torch.Tensor:
         """Put content codes (B, d_c) on the prior's support, as the fusion block sees them (Eq. 3's norm(c))."""
         from mvaug.disentangle.fusion import normalize_content

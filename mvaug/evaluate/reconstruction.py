@@ -55,10 +55,15 @@ class ReconEvalConfig:
     """Objects in each of the best and worst montages."""
     retrieve_from: str | None = None
     """The disentangler's training data (ShapeNet layout, renders at the bank's cameras): adds ``retrieved-K``."""
+    refine_steps: int = 0
+    """Test-time optimisation steps of the input's codes (:meth:`MultiViewSynthesizer.style`); the generated and
+    the retrieved views share the refined style."""
 
     def __post_init__(self) -> None:
         if not self.views or min(self.views) < 1:
             raise ValueError(f"views must be numbers of added views >= 1, got {self.views}")
+        if self.refine_steps < 0:
+            raise ValueError(f"refine_steps must be at least 0, got {self.refine_steps}")
         if self.headline_threshold not in self.thresholds:
             raise ValueError(f"headline_threshold {self.headline_threshold} must be one of thresholds {self.thresholds}")
 
@@ -89,7 +94,7 @@ class EvalContext:
         from mvaug.recon.reconstruct import Reconstructor
 
         torch_device = resolve_device(device)
-        synth = MultiViewSynthesizer.from_run(run, bank, torch_device)
+        synth = MultiViewSynthesizer.from_run(run, bank, torch_device, config.refine_steps)
         views = [v for v in synth.bank.views if v.has_camera]
         if len(views) < max(config.views):
             raise ConfigError(f"the bank has {len(views)} views with cameras, fewer than the largest K = {max(config.views)}")
@@ -132,13 +137,13 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
             raise DataError(f"no render at the bank view {view.name} (gt-K needs renders at the bank's cameras: use a --dense data set)", model.rendering_dir)
         real_index[view.name] = index
     source = load_image(paths[cfg.input_view], ctx.synth.image_size)[None]  # as the disentangler was trained
-    _, generated = ctx.synth.generate_batch(source, needed)  # (1, V, 3, s, s)
+    style = ctx.synth.style(source)  # (1, d_s), shared by the generated and the retrieved views
+    _, generated = ctx.synth.generate_from_style(style, needed)  # (1, V, 3, s, s)
     added = {  # kind -> view name -> (3, S, S) as the reconstructor sees it
         "generated": dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0]))),
         "gt": dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed]))),
     }
     if ctx.retrieval is not None:
-        style = ctx.synth.model.encode_style(source)  # (1, d_s)
         retrieved = [ctx.retrieval.nearest(style[0], v.name) for v in needed]
         added["retrieved"] = dict(zip((v.name for v in needed), ctx.recon_inputs(retrieved)))
     single = ctx.recon_inputs([paths[cfg.input_view]])  # (1, 3, S, S)
@@ -250,10 +255,13 @@ def evaluate_reconstruction(
 
 
 def _config_settings(config: ReconEvalConfig) -> dict:
-    """The config as stored in settings.json; without ``retrieve_from`` when unset, so earlier report folders resume."""
+    """The config as stored in settings.json; without ``retrieve_from`` when unset and ``refine_steps`` when 0, so
+    earlier report folders resume."""
     stored = asdict(config)
     if config.retrieve_from is None:
         del stored["retrieve_from"]
+    if not config.refine_steps:
+        del stored["refine_steps"]
     return stored
 
 

@@ -243,3 +243,27 @@ def test_a_report_folder_is_not_resumed_with_a_run_folder_trained_again(report, 
     torch.save(payload, recon / "best.pt")  # trained again in place
     with pytest.raises(DataError, match="holds an evaluation with other recon"):
         evaluate_reconstruction(dense_chairs, recon, tiny_run, moved, config, device="cpu", progress=False)
+
+
+def test_refined_codes_draw_the_generated_views_and_pick_the_retrieved_ones(retrieval_report, tiny_run, tiny_recon, dense_chairs, tmp_path):
+    """With refine_steps the input's refined style draws the generated views and is the retrieval's query."""
+    from mvaug.data.shapenet import ShapeNetDataset, list_views
+    from mvaug.data.transforms import load_image
+    from mvaug.multiview.retrieval import StyleIndex
+    from mvaug.multiview.synthesizer import MultiViewSynthesizer
+    from mvaug.multiview.views import parse_view
+
+    plain_out, plain, _ = retrieval_report
+    config = ReconEvalConfig(views=(1, 2), bootstrap=200, montage=2, retrieve_from=str(dense_chairs), refine_steps=10)
+    out = tmp_path / "refined"
+    summary = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, config, device="cpu", progress=False)
+    assert summary["settings"]["config"]["refine_steps"] == 10 and "refine_steps" not in plain["settings"]["config"]
+    model = ShapeNetDataset.from_root(dense_chairs, split="test").models[0]
+    with np.load(out / "objects" / f"{model.model_id}.npz") as refined, np.load(plain_out / "objects" / f"{model.model_id}.npz") as before:
+        assert np.array_equal(refined["real"], before["real"]) and not np.array_equal(refined["generated"], before["generated"])
+    record = json.loads((out / "objects" / f"{model.model_id}.json").read_text())
+    synth = MultiViewSynthesizer.from_run(tiny_run, refine_steps=10)
+    style = synth.style(load_image(list_views(model.rendering_dir)[0], 32)[None])
+    for name in record["views"]["2"]:
+        index = StyleIndex.build(dense_chairs, "train", [parse_view(name)], 0.5, synth.model)
+        assert Path(record["retrieved"][name]) == index.nearest(style[0], name).resolve()

@@ -67,3 +67,30 @@ def test_estimated_views_are_the_nearest_bank_codes_and_views_around_spread(synt
     around = synth.views_around(images[0], 3)
     gaps = sorted(((v.azimuth - estimated[0].azimuth) % 360) for v in around)
     assert len({v.name for v in around}) == 3 and all(abs(g - t) < 6 for g, t in zip(gaps, (90, 180, 270)))
+
+
+def test_refined_codes_redraw_the_input_closer_and_each_image_follows_its_own_gradient(synth, dense_chairs):
+    images = load_image_set(dense_chairs, 32, progress=False).float_images(slice(0, 3))
+    model = synth.model
+    style, content = model.encode(images)
+    refined_style, refined_content = model.refine_codes(images, style, content, steps=20)
+    before = (model.generate(style, content) - images).abs().mean(dim=(1, 2, 3))
+    after = (model.generate(refined_style, refined_content) - images).abs().mean(dim=(1, 2, 3))
+    assert (after < before).all(), (before, after)
+    alone, _ = model.refine_codes(images[1:2], style[1:2], content[1:2], steps=20)
+    torch.testing.assert_close(alone, refined_style[1:2], atol=1e-4, rtol=0)  # the batch does not couple the images
+    assert torch.equal(model.refine_codes(images, style, content, steps=0)[0], style)
+    assert all(not p.requires_grad and p.grad is None for p in model.generator.parameters())  # the networks stay as they were
+
+
+def test_a_synthesizer_with_refine_steps_draws_its_views_from_the_refined_style(tiny_run, synth, dense_chairs):
+    images = load_image_set(dense_chairs, 32, progress=False).float_images(slice(0, 2))
+    refining = MultiViewSynthesizer.from_run(tiny_run, refine_steps=5)
+    style, content = synth.model.encode(images)
+    expected, _ = synth.model.refine_codes(images, style, content, steps=5)
+    torch.testing.assert_close(refining.style(images), expected)
+    views = [View("az000_el20"), View("az348_el20")]
+    _, drawn = refining.generate_batch(images, views)
+    torch.testing.assert_close(drawn, refining.generate_from_style(expected, views)[1])
+    assert not torch.allclose(drawn, synth.generate_batch(images, views)[1], atol=1e-4)
+    assert torch.equal(synth.style(images), style)
