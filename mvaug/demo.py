@@ -56,6 +56,8 @@ class DemoPlan:
     recon_overrides: tuple[str, ...] = ()
     eval_views: tuple[int, ...] = (1, 2, 4, 8)
     generate: int = 4
+    refine_steps: int = 100
+    """Test-time refinement steps of each input's codes before its views are generated (as the chair commands do)."""
     heldout_models: int = 8
     """Fresh held-out chairs of the built-in-model demo."""
 
@@ -75,6 +77,7 @@ FAST = DemoPlan(
                      "data.val_views=2"),
     eval_views=(1, 2),
     generate=2,
+    refine_steps=2,
     heldout_models=2,
 )
 HELDOUT_SEED = 1000
@@ -215,8 +218,9 @@ def _evaluate(out: Path, data: Path, result: DemoResult, plan: DemoPlan, seed: i
     from mvaug.evaluate.reconstruction import ReconEvalConfig, evaluate_reconstruction
 
     report = out / "report"
-    config = ReconEvalConfig(views=plan.eval_views, seed=seed, retrieve_from=str(retrieve_from))
-    return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, config, device="auto", progress=progress)
+    config = ReconEvalConfig(views=plan.eval_views, seed=seed, retrieve_from=str(retrieve_from), refine_steps=plan.refine_steps)
+    return report, evaluate_reconstruction(data, result.recon, result.disentangler, report, config, device="auto", progress=progress,
+                                           replace_other=True)  # the report of an earlier demo with other models or settings goes
 
 
 def _reconstruct_one(out: Path, data: Path, result: DemoResult, plan: DemoPlan) -> dict[str, Path]:
@@ -229,6 +233,6 @@ def _reconstruct_one(out: Path, data: Path, result: DemoResult, plan: DemoPlan) 
     image = list_views(model.rendering_dir)[0]
     folder = out / "reconstruction"
     single = run_reconstruct([image], result.recon, folder / f"{model.model_id}-single")
-    generated = generate_around(image, result.disentangler, plan.generate)
+    generated = generate_around(image, result.disentangler, plan.generate, refine_steps=plan.refine_steps)
     both = run_reconstruct([image], result.recon, folder / f"{model.model_id}-generated", generated=generated)
     return {"input": image, "single": single.paths[".png"], "generated": both.paths[".png"]}

@@ -194,12 +194,14 @@ def evaluate_reconstruction(
     device: str = "auto",
     workers: int = 1,
     progress: bool = True,
+    replace_other: bool = False,
 ) -> dict:
     """Evaluate every object of ``config.split`` (cached per object in OUT/objects/), then write the report.
 
     OUT must be new, empty or a report folder of the same evaluation; the data and (when objects are
-    left to evaluate) the models are read before anything is written there. With ``config.retrieve_from``,
-    held-out objects that the disentangler was trained on are refused.
+    left to evaluate) the models are read before anything is written there. ``replace_other``: a report
+    folder of another evaluation is emptied and evaluated anew instead (a program's own output folder, as
+    the demo's). With ``config.retrieve_from``, held-out objects that the disentangler was trained on are refused.
     """
     from tqdm import tqdm
 
@@ -213,7 +215,7 @@ def evaluate_reconstruction(
     out = Path(out)
     settings = json.loads(json.dumps({"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run),
                                       "bank": describe_ref(bank), "config": _config_settings(config)}))  # tuples as JSON lists, as stored
-    _check_report_folder(out, settings)
+    _check_report_folder(out, settings, replace_other)
     models = ShapeNetDataset.from_root(data, split=config.split).models[: config.limit]
     if not models:
         raise DataError(f"the {config.split} split holds no models", data)
@@ -310,14 +312,19 @@ def _stored_settings(folder: Path) -> dict | None:
     return stored if isinstance(stored, dict) and all(k in stored for k in keys) else None
 
 
-def _check_report_folder(out: Path, settings: dict) -> None:
-    """OUT is new, empty, or a report folder of the same evaluation (resumed); anything else is refused."""
+def _check_report_folder(out: Path, settings: dict, replace_other: bool = False) -> None:
+    """OUT is new, empty, or a report folder of the same evaluation (resumed); a report folder of another
+    evaluation is emptied when ``replace_other``, refused otherwise, and anything else is refused."""
+    import shutil
+
     from mvaug.io.outputs import check_output_folder
 
     check_output_folder(out, lambda folder: _stored_settings(folder) is not None, "a report folder of 'mvaug evaluate'")
     previous = _stored_settings(out)
     changed = [] if previous is None else sorted(k for k in settings if previous.get(k) != settings[k])
-    if changed:
+    if changed and replace_other:
+        shutil.rmtree(out)
+    elif changed:
         raise DataError(f"the report folder holds an evaluation with other {', '.join(changed)}; choose a new --out or delete it", out)
 
 

@@ -32,3 +32,26 @@ def test_help_names_the_rebuild_and_the_shipped_card_holds_the_recipe_its_comman
     for option, key in (("--models", "models"), ("--size", "size"), ("--seed", "seed")):
         assert f"{option} {recipe[key]} " in data["command"] + " ", option
     assert recipe["seed"] == data["seed"] and f"--split {','.join(f'{x:g}' for x in recipe['split'])}" in data["command"]
+
+
+def test_refine_steps_is_refused_for_faces(tmp_path, assert_input_error):
+    args = ["evaluate", "--kind", "face", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), "--refine-steps", "5"]
+    assert_input_error(CliRunner().invoke(cli, args), "--refine-steps", "--kind face")
+    args = ["reconstruct", "--kind", "face", str(tmp_path / "face.png"), "--out", str(tmp_path / "o"), "--refine-steps", "5"]
+    assert_input_error(CliRunner().invoke(cli, args), "--refine-steps", "--kind face")
+
+
+def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkeypatch):
+    """Without --refine-steps the chair commands pass CLI_REFINE_STEPS on; --refine-steps 0 turns refinement off."""
+    import mvaug.evaluate.reconstruction as reconstruction
+    import mvaug.multiview.synthesizer as synthesizer
+    import mvaug.recon.reconstruct as reconstruct
+
+    seen = []
+    monkeypatch.setattr(synthesizer, "generate_around", lambda *args, **kwargs: seen.append(("generate", args[6])) or None)
+    monkeypatch.setattr(reconstruct, "run_reconstruct", lambda *args, **kwargs: None)  # the command stops at its result
+    monkeypatch.setattr(reconstruction, "evaluate_reconstruction", lambda *args, **kwargs: seen.append(("evaluate", args[4].refine_steps)))
+    for extra, steps in (([], synthesizer.CLI_REFINE_STEPS), (["--refine-steps", "0"], 0)):
+        CliRunner().invoke(cli, ["reconstruct", str(tmp_path / "chair.png"), "--out", str(tmp_path / "o"), "--generate", "2", *extra])
+        CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), *extra])
+        assert seen[-2:] == [("generate", steps), ("evaluate", steps)]

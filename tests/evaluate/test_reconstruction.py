@@ -267,3 +267,23 @@ def test_refined_codes_draw_the_generated_views_and_pick_the_retrieved_ones(retr
     for name in record["views"]["2"]:
         index = StyleIndex.build(dense_chairs, "train", [parse_view(name)], 0.5, synth.model)
         assert Path(record["retrieved"][name]) == index.nearest(style[0], name).resolve()
+
+
+def test_replace_other_empties_a_report_of_another_evaluation_and_nothing_else(report, tiny_run, tiny_recon, dense_chairs, tmp_path):
+    import shutil
+
+    out, _, config = report
+    moved = tmp_path / "eval"
+    shutil.copytree(out, moved)
+    other = ReconEvalConfig(views=(1,), bootstrap=200, montage=2)
+    with pytest.raises(DataError, match="holds an evaluation with other config"):
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, moved, other, device="cpu", progress=False)
+    summary = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, moved, other, device="cpu", progress=False, replace_other=True)
+    assert summary["settings"]["config"]["views"] == [1] and list(summary["mean_iou"]) == ["single", "generated-1", "gt-1"]
+    assert "gt-2" not in (moved / "per_object.csv").read_text()
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("not a report")
+    with pytest.raises(DataError):
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, foreign, other, device="cpu", progress=False, replace_other=True)
+    assert (foreign / "mine.txt").read_text() == "not a report"
