@@ -5,7 +5,8 @@ v with a real render of that object at v's camera, three images are compared wit
 
 * ``generated``: G(E_s(input), c_v);
 * ``input``: the input itself, unchanged (baseline a: what a reconstructor gets without synthesis);
-* ``nearest-train``: the training image at v whose learned style code is nearest to E_s(input)
+* ``nearest-train``: the training image at v whose learned style code is nearest to E_s(input) (refined, as
+  the generated views' style, with ``refine_steps``)
   (baseline b: retrieval instead of synthesis).
 
 The distance is LPIPS when its backbone weights are on disk, else 1 - SSIM (named in the report).
@@ -59,6 +60,7 @@ def evaluate_generation(
     held_out: str | os.PathLike | None = None,
     bootstrap: int = 10_000,
     seed: int = 0,
+    refine_steps: int = 0,
 ) -> dict:
     """Run the comparison described in the module docstring; returns the summary dict.
 
@@ -73,7 +75,7 @@ def evaluate_generation(
     from mvaug.multiview.synthesizer import MultiViewSynthesizer
 
     check_output_folder(out, _is_generation_report, "a report folder of 'mvaug eval-generate'")
-    synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device))
+    synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device), refine_steps)
     model = synth.model
     if model.style_embeddings is None:
         raise DataError("the nearest-training-image baseline needs learned style codes; this run used amortised encoders", run)
@@ -101,10 +103,10 @@ def evaluate_generation(
             raise DataError(f"{obj.name} has {len(obj.images)} views, no view {input_view}", held_out_root)
         source = obj.images[input_view : input_view + 1]  # (1, 3, S, S)
         started = time.perf_counter()
-        _, generated = synth.generate_batch(source, views)  # (1, V, 3, S, S)
+        style = synth.style(source)  # (1, d_s): E_s(x), refined with refine_steps; also the retrieval's query
+        _, generated = synth.generate_from_style(style, views)  # (1, V, 3, S, S)
         generate_seconds += time.perf_counter() - started
         generated_count += len(views)
-        style, _ = model.encode(source)
         matched = []
         for k, view in enumerate(views):
             real = nearest_camera(obj.cameras, view, tolerance)
@@ -132,6 +134,7 @@ def evaluate_generation(
         raise DataError("no bank view matched a render of the held-out objects (different cameras?)", held_out_root)
     summary = _summarise(rows, metric.name, generated_count / max(generate_seconds, 1e-9), run, data, split, input_view)
     summary["held_out"] = str(held_out_root)
+    summary["refine_steps"] = refine_steps
     summary["paired"] = paired_gains(rows, bootstrap, seed)
     _write_report(Path(out), rows, summary, sheets)
     return summary

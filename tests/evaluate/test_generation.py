@@ -70,3 +70,12 @@ def test_eval_generate_on_fresh_objects_of_another_root(tiny_run, dense_chairs, 
     assert "bootstrap interval over 2 objects" in (tmp_path / "report" / "report.md").read_text()
     with pytest.raises(DataError, match="of the held-out objects were trained on"):
         evaluate_generation(tiny_run, dense_chairs, tmp_path / "report2", bank_path, split="train", distance="ssim", device="cpu", progress=False)
+
+
+def test_refined_codes_draw_the_generated_views(tiny_run, dense_chairs, tmp_path):
+    bank_path = tiny_run / "bank.npz"
+    plain = evaluate_generation(tiny_run, dense_chairs, tmp_path / "plain", bank_path, distance="ssim", device="cpu", progress=False)
+    refined = evaluate_generation(tiny_run, dense_chairs, tmp_path / "refined", bank_path, distance="ssim", device="cpu", progress=False, refine_steps=10)
+    assert (plain["refine_steps"], refined["refine_steps"]) == (0, 10)
+    assert refined["overall"]["input"] == plain["overall"]["input"]  # the same inputs and real views
+    assert refined["overall"]["generated"]["mean"] != plain["overall"]["generated"]["mean"]
