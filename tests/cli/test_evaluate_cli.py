@@ -43,9 +43,9 @@ def test_refine_steps_is_refused_for_faces(tmp_path, assert_input_error):
 
 def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkeypatch):
     """Without --refine-steps the chair commands pass CLI_REFINE_STEPS on; --refine-steps 0 turns refinement off."""
-    import mvaug.evaluate.reconstruction as reconstruction
-    import mvaug.multiview.synthesizer as synthesizer
-    import mvaug.recon.reconstruct as reconstruct
+    from mvaug.evaluate import reconstruction
+    from mvaug.multiview import synthesizer
+    from mvaug.recon import reconstruct
 
     seen = []
     monkeypatch.setattr(synthesizer, "generate_around", lambda *args, **kwargs: seen.append(("generate", args[6])) or None)

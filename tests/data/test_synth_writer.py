@@ -307,7 +307,7 @@ def test_cli_look_option_and_config_file(tmp_path):
 
 def test_mixed_look_takes_each_chair_from_the_flat_or_the_realistic_set(tmp_path):
     """Model i of a mixed set is model i of the flat or of the realistic set of the same seed, byte for byte."""
-    sizes = dict(models=8, views=1, size=32, seed=7)
+    sizes = {"models": 8, "views": 1, "size": 32, "seed": 7}
     trees = {}
     for look in ("flat", "realistic", "mixed"):
         synthesize_chairs(tmp_path / look, SynthChairsConfig(**sizes, look=look), progress=False)

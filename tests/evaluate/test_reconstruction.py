@@ -272,7 +272,7 @@ def test_refined_codes_draw_the_generated_views_and_pick_the_retrieved_ones(retr
 def test_replace_other_empties_a_report_of_another_evaluation_and_nothing_else(report, tiny_run, tiny_recon, dense_chairs, tmp_path):
     import shutil
 
-    out, _, config = report
+    out, _, _ = report
     moved = tmp_path / "eval"
     shutil.copytree(out, moved)
     other = ReconEvalConfig(views=(1,), bootstrap=200, montage=2)

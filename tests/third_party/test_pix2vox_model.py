@@ -158,7 +158,7 @@ def test_frozen_views_train_the_merger_only_and_match_the_test_time_volumes():
     assert model.encoder.training and model.decoder.training
     model.encoder.eval(), model.decoder.eval()
     with torch.no_grad():
-        raw, coarse = model.per_view(images)
+        _, coarse = model.per_view(images)
     torch.testing.assert_close(out["coarse"], coarse)
     model.train()  # in training mode (batch statistics) the volumes differ
     assert not torch.allclose(model(images, use_merger=True)["coarse"], coarse)
