@@ -219,7 +219,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         stages.run(f"export-{names['reconstructor']}", lambda: export_pix2vox(runs["reconstructor"], names["reconstructor"], about, assets), lambda: _exported([names["reconstructor"]], assets))
     heldout = work / "heldout-chairs"
     heldout_config = SynthChairsConfig(models=plan.heldout_chairs, seed=HELDOUT_SEED + seed, dense=True, size=chairs.dense_size, split=(0.0, 0.0, 1.0))
-    config = ReconEvalConfig(views=plan.eval_views, seed=seed)
+    config = ReconEvalConfig(views=plan.eval_views, seed=seed, refine_steps=chairs.refine_steps)  # as the chair commands generate
 
     def evaluate() -> None:
         synthesize_chairs(heldout, heldout_config, workers=workers, progress=progress)
@@ -229,7 +229,7 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         at = config.thresholds.index(0.3)
         table = {condition: round(values[at], 4) for condition, values in summary["mean_iou"].items()}
         check = chair_check(assets, work / "check-chairs", plan.check_chairs, device="cpu")
-        heldout_info = {"chairs": plan.heldout_chairs, "seed": HELDOUT_SEED + seed, "command": f"mvaug evaluate --data HELDOUT --recon {refs['reconstructor']} --run {refs['disentangler']} --views {_csv(plan.eval_views)}"}
+        heldout_info = {"chairs": plan.heldout_chairs, "seed": HELDOUT_SEED + seed, "command": f"mvaug evaluate --data HELDOUT --recon {refs['reconstructor']} --run {refs['disentangler']} --views {_csv(plan.eval_views)} --refine-steps {config.refine_steps}"}
         floor = round(FLOOR_FRACTION * min(table["single"], check["mean_iou@0.3"]), 3)
         recon = read_card(names["reconstructor"], assets).get("metrics", {})
         recon_metrics = {"val_iou@0.3": recon.get("val_iou@0.3") if "reconstructor" not in wanted else round(float(_payload_metric(runs["reconstructor"])), 4),
