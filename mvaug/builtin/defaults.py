@@ -225,7 +225,8 @@ def _chairs(work, assets, plan, seed, workers, device, progress, stages, names, 
         synthesize_chairs(heldout, heldout_config, workers=workers, progress=progress)
         refs = {role: f"builtin:{name}" for role, name in names.items()}
         with _assets_env(assets):
-            summary = evaluate_reconstruction(heldout, refs["reconstructor"], refs["disentangler"], work / "eval-chairs", config, device=device, progress=progress)
+            summary = evaluate_reconstruction(heldout, refs["reconstructor"], refs["disentangler"], work / "eval-chairs", config, device=device, progress=progress,
+                                              replace_other=True)  # WORK's report of models or settings evaluated before
         at = config.thresholds.index(0.3)
         table = {condition: round(values[at], 4) for condition, values in summary["mean_iou"].items()}
         check = chair_check(assets, work / "check-chairs", plan.check_chairs, device="cpu")
