@@ -33,3 +33,10 @@ def test_fast_demo_runs_the_whole_path_and_resumes(tmp_path):
     again = CliRunner().invoke(cli, ["demo", "--out", str(out), "--fast", "--workers", "1"])
     assert again.exit_code == 0, again.output
     assert (out / "runs/disentangler/model.pt").stat().st_mtime_ns == stamp  # nothing retrained
+
+
+def test_the_demo_refines_generated_views_as_the_chair_commands_do():
+    from mvaug.demo import FULL
+    from mvaug.multiview.synthesizer import CLI_REFINE_STEPS
+
+    assert FULL.refine_steps == CLI_REFINE_STEPS > 0
