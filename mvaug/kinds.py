@@ -115,6 +115,12 @@ def _chair_refine_steps(steps: int | None) -> int:
     return CLI_REFINE_STEPS if steps is None else steps
 
 
+def _refuse_refinement(steps: int | None) -> None:
+    """Faces have no refinement of generated views: a --refine-steps above 0 is refused."""
+    if steps:
+        raise ConfigError("--refine-steps refines chair views; --kind face has none")
+
+
 def _reconstruct_chair(o: ReconstructOptions) -> str:
     from mvaug.recon.reconstruct import check_reconstruct_outputs, run_reconstruct
 
@@ -131,8 +137,7 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
 def _reconstruct_face(o: ReconstructOptions) -> str:
     from mvaug.recon.face_reconstruct import run_face_reconstruct
 
-    if o.refine_steps:
-        raise ConfigError("--refine-steps refines chair views; --kind face has none")
+    _refuse_refinement(o.refine_steps)
     views = None
     if o.views:
         views = tuple(v.strip() for v in o.views.split(","))
@@ -157,8 +162,7 @@ def _evaluate_face(o: EvaluateOptions) -> str:
 
     if o.retrieve_from is not None:
         raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
-    if o.refine_steps:
-        raise ConfigError("--refine-steps refines chair views; --kind face has none")
+    _refuse_refinement(o.refine_steps)
     return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device))
 
 
