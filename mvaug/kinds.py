@@ -52,7 +52,7 @@ class ReconstructOptions:
     views: str | None = None  # face: "LEFT,RIGHT" bank views
     face_crop: str = "auto"  # face: how photos are cut to the face
     cutout: bool = True  # chair: cut the object out of photos whose border is not uniform
-    refine_steps: int | None = None  # chair: test-time optimisation steps of the first image's codes (None: CLI_REFINE_STEPS)
+    refine_steps: int | None = None  # test-time optimisation steps of the first image's codes (None: CLI_REFINE_STEPS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class EvaluateOptions:
     seed: int = 0  # chair
     workers: int = 1  # chair
     retrieve_from: str | None = None  # chair: the disentangler's training data, adds retrieved-K
-    refine_steps: int | None = None  # chair: test-time optimisation steps of each input's codes (None: CLI_REFINE_STEPS)
+    refine_steps: int | None = None  # test-time optimisation steps of each input's codes (None: CLI_REFINE_STEPS)
 
 
 @dataclass(frozen=True)
@@ -108,17 +108,11 @@ def _train_face(o: TrainReconOptions) -> str:
     return f"run {face.run_dir}: step {face.step}; best validation vertex RMSE {best}"
 
 
-def _chair_refine_steps(steps: int | None) -> int:
-    """The refinement steps of a chair command: as given, else :data:`~mvaug.multiview.synthesizer.CLI_REFINE_STEPS`."""
+def _refine_steps(steps: int | None) -> int:
+    """The refinement steps of a command that generates views: as given, else :data:`~mvaug.multiview.synthesizer.CLI_REFINE_STEPS`."""
     from mvaug.multiview.synthesizer import CLI_REFINE_STEPS
 
     return CLI_REFINE_STEPS if steps is None else steps
-
-
-def _refuse_refinement(steps: int | None) -> None:
-    """Faces have no refinement of generated views: a --refine-steps above 0 is refused."""
-    if steps:
-        raise ConfigError("--refine-steps refines chair views; --kind face has none")
 
 
 def _reconstruct_chair(o: ReconstructOptions) -> str:
@@ -129,7 +123,7 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
     if o.generate:
         from mvaug.multiview.synthesizer import generate_around
 
-        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, _chair_refine_steps(o.refine_steps))
+        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, _refine_steps(o.refine_steps))
     result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout)
     return f"{result.occupied} voxels >= {o.threshold}; wrote " + ", ".join(str(p) for p in result.paths.values())
 
@@ -137,13 +131,13 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
 def _reconstruct_face(o: ReconstructOptions) -> str:
     from mvaug.recon.face_reconstruct import run_face_reconstruct
 
-    _refuse_refinement(o.refine_steps)
     views = None
     if o.views:
         views = tuple(v.strip() for v in o.views.split(","))
         if len(views) != 2:
             raise ConfigError(f"--views {o.views!r}: expected two bank views, LEFT,RIGHT")
-    face = run_face_reconstruct(list(o.images), o.recon, o.run, o.bank, o.out, views, o.device, face_crop=o.face_crop, overwrite=o.overwrite)
+    face = run_face_reconstruct(list(o.images), o.recon, o.run, o.bank, o.out, views, o.device, face_crop=o.face_crop, overwrite=o.overwrite,
+                                refine_steps=_refine_steps(o.refine_steps))
     return f"wrote {face.obj}, {face.png}, {face.json}"
 
 
@@ -152,7 +146,7 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
     from mvaug.evaluate.reconstruction_report import format_report
 
     config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from,
-                             refine_steps=_chair_refine_steps(o.refine_steps))
+                             refine_steps=_refine_steps(o.refine_steps))
     summary = evaluate_reconstruction(o.data, o.recon, o.run, o.out, config, o.bank, o.device, o.workers)
     return format_report(summary, config).split("\n\nAll thresholds")[0]
 
@@ -162,8 +156,8 @@ def _evaluate_face(o: EvaluateOptions) -> str:
 
     if o.retrieve_from is not None:
         raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
-    _refuse_refinement(o.refine_steps)
-    return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device))
+    return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device,
+                                             refine_steps=_refine_steps(o.refine_steps)))
 
 
 KINDS = {

@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--refine-steps", type=int, default=0, help="test-time optimisation steps of each front view's codes (mvaug evaluate: 100)")
     args = parser.parse_args()
 
     import torch
@@ -35,7 +36,8 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.bank is None and not (Path(args.run) / DEFAULT_BANK_NAME).is_file():
         build_bank(args.run, data=args.data, views=parse_views("az000_el00,az315_el00,az045_el00"), device=args.device)
-    summary = evaluate_faces(args.data, args.recon, args.run, args.out, args.bank, args.split, args.limit, device=args.device)
+    summary = evaluate_faces(args.data, args.recon, args.run, args.out, args.bank, args.split, args.limit, device=args.device,
+                             refine_steps=args.refine_steps)
     print(format_face_report(summary))
 
 

@@ -13,7 +13,7 @@ KIND = click.Choice(tuple(KINDS))
 device_option = click.option("--device", default="auto", show_default=True, type=DEVICE)
 refine_steps_option = click.option(
     "--refine-steps", type=click.IntRange(min=0),
-    help="Chairs: steps of test-time optimisation of the input's style and content codes (Adam, L1 to the input) before its views are generated; "
+    help="Steps of test-time optimisation of the input's style and content codes (Adam, L1 to the input) before its views are generated; "
          "0 keeps the encoders' codes [100].")
 
 

@@ -34,11 +34,19 @@ def test_help_names_the_rebuild_and_the_shipped_card_holds_the_recipe_its_comman
     assert recipe["seed"] == data["seed"] and f"--split {','.join(f'{x:g}' for x in recipe['split'])}" in data["command"]
 
 
-def test_refine_steps_is_refused_for_faces(tmp_path, assert_input_error):
-    args = ["evaluate", "--kind", "face", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), "--refine-steps", "5"]
-    assert_input_error(CliRunner().invoke(cli, args), "--refine-steps", "--kind face")
-    args = ["reconstruct", "--kind", "face", str(tmp_path / "face.png"), "--out", str(tmp_path / "o"), "--refine-steps", "5"]
-    assert_input_error(CliRunner().invoke(cli, args), "--refine-steps", "--kind face")
+def test_face_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkeypatch):
+    """The face commands take --refine-steps as the chair commands do: CLI_REFINE_STEPS unless told, 0 turns it off."""
+    from mvaug.evaluate import face_eval
+    from mvaug.multiview import synthesizer
+    from mvaug.recon import face_reconstruct
+
+    seen = []
+    monkeypatch.setattr(face_reconstruct, "run_face_reconstruct", lambda *args, **kwargs: seen.append(("reconstruct", kwargs["refine_steps"])))
+    monkeypatch.setattr(face_eval, "evaluate_faces", lambda *args, **kwargs: seen.append(("evaluate", kwargs["refine_steps"])))
+    for extra, steps in (([], synthesizer.CLI_REFINE_STEPS), (["--refine-steps", "0"], 0), (["--refine-steps", "7"], 7)):
+        CliRunner().invoke(cli, ["reconstruct", "--kind", "face", str(tmp_path / "face.png"), "--out", str(tmp_path / "o"), *extra])
+        CliRunner().invoke(cli, ["evaluate", "--kind", "face", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), *extra])
+        assert seen[-2:] == [("reconstruct", steps), ("evaluate", steps)]
 
 
 def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkeypatch):

@@ -114,11 +114,12 @@ def test_compare_face_of_a_moved_copy_and_of_a_shifted_one(tiny_faces):
 
 
 def test_evaluate_faces_end_to_end_with_a_trained_disentangler(tiny_faces, tiny_face_run, tiny_face_disentangler, tmp_path):
-    summary = evaluate_faces(tiny_faces, tiny_face_run, tiny_face_disentangler, tmp_path / "eval", split="test", config=SMALL, device="cpu", progress=False)
-    assert summary["identities"] == 1 and summary["settings"]["views"] == ["az315_el00", "az045_el00"]
+    summary = evaluate_faces(tiny_faces, tiny_face_run, tiny_face_disentangler, tmp_path / "eval", split="test", config=SMALL, device="cpu", progress=False,
+                             refine_steps=2)
+    assert summary["identities"] == 1 and summary["settings"]["views"] == ["az315_el00", "az045_el00"] and summary["settings"]["refine_steps"] == 2
     assert summary["settings"]["generator_size"] == 32 and summary["settings"]["split"] == "test"
     report = (tmp_path / "eval/report.md").read_text()
-    assert "| generated |" in report and "gt - generated" in report
+    assert "| generated |" in report and "gt - generated" in report and "refined by 2 steps" in report
     figure = read_image(tmp_path / "eval/fig13.png", "RGB")
     assert figure.shape[1] >= 9 * 32  # input, 2 generated, 2 real, 3 reconstructions, ground truth
 

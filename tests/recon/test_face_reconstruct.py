@@ -68,6 +68,13 @@ def test_one_image_uses_the_generated_side_views(tiny_faces, tiny_face_run, tiny
     expected = FaceReconstructor.from_checkpoint(tiny_face_run, "cpu").reconstruct(load_image(paths[0], 32), sides[0, 0], sides[0, 1])
     np.testing.assert_allclose(result.reconstruction.vertices, expected.vertices, atol=1e-6)
     assert json.loads(result.json.read_text())["generated_views"] == ["az315_el00", "az045_el00"]
+    refined = run_face_reconstruct(paths[:1], tiny_face_run, run=tiny_face_disentangler, out=tmp_path / "refined", device="cpu", render_size=32, refine_steps=3)
+    synth.refine_steps = 3
+    _, sides = synth.generate_batch(load_image(paths[0], 32)[None], [parse_view("az315_el00"), parse_view("az045_el00")])
+    expected = FaceReconstructor.from_checkpoint(tiny_face_run, "cpu").reconstruct(load_image(paths[0], 32), sides[0, 0], sides[0, 1])
+    np.testing.assert_allclose(refined.reconstruction.vertices, expected.vertices, atol=1e-6)
+    assert np.abs(refined.reconstruction.vertices - result.reconstruction.vertices).max() > 1e-6  # the refined codes draw other side views
+    assert json.loads(refined.json.read_text())["refine_steps"] == 3
     with pytest.raises(ConfigError, match="the bank has no view az090_el00"):
         run_face_reconstruct(paths[:1], tiny_face_run, run=tiny_face_disentangler, out=tmp_path / "two", views=("az090_el00", "az045_el00"), device="cpu")
 
