@@ -205,6 +205,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _without_partners_of(cls: type, data: dict, given: dict) -> dict:
+    """``data`` (a config file's mapping) less each key whose exclusive partner ``given`` sets and it does not:
+    ``--set train.epochs=48`` on a run whose config.yaml stores the resolved ``train.steps`` replaces the schedule."""
+    data = dict(data)
+    for first, second in getattr(cls, "exclusive_keys", ()):
+        for key, partner in ((first, second), (second, first)):
+            if given.get(key) is not None and partner not in given:
+                data.pop(partner, None)
+    hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
+    for name, value in given.items():
+        if isinstance(value, dict) and isinstance(data.get(name), dict) and dataclasses.is_dataclass(hints.get(name)):
+            data[name] = _without_partners_of(hints[name], data[name], value)
+    return data
+
+
 def parse_overrides(pairs: list[str]) -> dict:
     """``["train.steps=100", "model.norm=l2"]`` -> nested dict; values are parsed as YAML scalars/lists."""
     import yaml
@@ -234,7 +249,8 @@ def resolve_run_config(
     data = read_yaml(source) if source is not None else {}
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of keys to values at the top level", source)
+    given = merged(extra or {}, parse_overrides(list(overrides)))
     try:
-        return load_config(cls, merged(merged(data, extra or {}), parse_overrides(list(overrides))))
+        return load_config(cls, merged(_without_partners_of(cls, data, given), given))
     except ConfigError as err:
         raise ConfigError(err.message, err.path or source) from None

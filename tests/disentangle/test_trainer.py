@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from mvaug.cli.main import cli
-from mvaug.config import load_config
+from mvaug.config import load_config, resolve_run_config
 from mvaug.disentangle.config import ExperimentConfig
 from mvaug.engine.loop import TrainRequest
 from mvaug.disentangle.trainer import Trainer, load_run_checkpoint
@@ -214,3 +215,14 @@ def test_epochs_must_be_positive_and_not_given_with_steps():
     with pytest.raises(ConfigError, match=r"'train.encoder_steps' and 'train.encoder_epochs' both given; set one \(the other to null\)"):
         load_config(ExperimentConfig, {"train": {"encoder_steps": 5, "encoder_epochs": 1.5}})
     assert load_config(ExperimentConfig, {"train": {"steps": 5, "epochs": None}}).train.steps == 5  # a resolved config.yaml
+
+
+def test_an_override_replaces_the_other_key_of_its_pair_in_the_file(tmp_path):
+    """A run's config.yaml stores steps; --set train.epochs=N on resume replaces them (and the reverse), both at once still clash."""
+    (tmp_path / "config.yaml").write_text("train:\n  steps: 7936\n  epochs: null\n  encoder_steps: 992\n")
+    config = resolve_run_config(ExperimentConfig, None, ["train.epochs=48"], tmp_path, resume=True).train
+    assert (config.epochs, config.encoder_steps, config.in_steps(320).steps) == (48, 992, math.ceil(48 * 320 / config.batch_size))
+    (tmp_path / "config.yaml").write_text("train:\n  epochs: 4\n")
+    assert resolve_run_config(ExperimentConfig, None, ["train.steps=11"], tmp_path, resume=True).train.steps == 11
+    with pytest.raises(ConfigError, match="'train.steps' and 'train.epochs' both given"):
+        resolve_run_config(ExperimentConfig, None, ["train.steps=11", "train.epochs=2"], tmp_path, resume=True)
