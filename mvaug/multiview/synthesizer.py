@@ -16,8 +16,9 @@ from mvaug.multiview.views import View
 DEFAULT_BANK_NAME = "bank.npz"
 """``mvaug bank build RUN`` writes RUN/bank.npz unless told otherwise; synthesis looks there first."""
 CLI_REFINE_STEPS = 100
-"""Refinement steps of ``mvaug reconstruct --generate`` and ``mvaug evaluate`` for chairs unless told otherwise: with the
-built-in pair they lift generated-4 by 0.021 IoU@0.3 on 64 fresh chairs (docs/results.md, twelfth session)."""
+"""Refinement steps of ``mvaug reconstruct`` and ``mvaug evaluate`` (chairs and faces) unless told otherwise: with the
+built-in chair pair they lift generated-4 by 0.021 IoU@0.3 on 64 fresh chairs (twelfth session), with the built-in face
+pair they lower generated point-to-plane RMSE by 0.15 mm on 64 fresh identities (thirteenth; docs/results.md)."""
 
 
 @dataclass
