@@ -117,9 +117,14 @@ class SynthViewsConfig:
     generated_trains: str = "all"
     """What batches with generated views train: ``all`` (the whole network) or ``merger`` (merger and refiner; encoder
     and decoder see them as at test time, so that what the network reads from one view is learned from real views only)."""
+    refine_steps: int = 0
+    """Test-time refinement of each input's codes before its views are generated
+    (:class:`~mvaug.multiview.synthesizer.MultiViewSynthesizer`): the chair commands refine 100 steps by default, so
+    a reconstructor meant for them learns from views made the same way."""
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "inputs_per_model", "views")
+        require_at_least(self, 0, "refine_steps")
         check_view_mix(self.mix, self.run, self.bank)
         if self.generated_trains not in ("all", "merger"):
             raise ValueError(f"generated_trains must be 'all' or 'merger', got {self.generated_trains!r}")

@@ -72,7 +72,31 @@ def test_building_again_gives_the_same_cache_and_a_resume_reuses_the_file(cache,
     assert torch.equal(reused.views, built.views) and reused.header == built.header
 
 
-@pytest.mark.parametrize("change, named", [({"mix": (0.2, 0.6, 0.2)}, "synth.mix"), ({"run": "elsewhere"}, "synth.run"), ({"views": 4}, "synth.views")])
+def test_refined_caches_draw_from_the_refined_style_of_each_input(cache, tiny_run, monkeypatch):
+    """synth.refine_steps: the views of every input are drawn from its refined style, as the chair commands draw them;
+    styles are found a few inputs per call (STYLE_BATCH), in the inputs' order."""
+    _, config, data, plain = cache
+    refined_config = synth_config(tiny_run)
+    refined_config.synth.refine_steps = 3
+    monkeypatch.setattr("mvaug.recon.synth_views.STYLE_BATCH", 3)  # 8 inputs: batches of 3, 3, 2
+    refined = build_cache(data, refined_config, torch.device("cpu"), progress=False)
+    assert refined.header["settings"]["synth"]["refine_steps"] == 3 and "refine_steps" not in plain.header["settings"]["synth"]
+    synth = MultiViewSynthesizer.from_run(tiny_run, refine_steps=3)
+    order = [(m, slot) for m in range(4) for slot in range(2)]
+    for start in (0, 3, 6):
+        batch = order[start : start + 3]
+        sources = torch.stack([load_image(data.views(m)[int(refined.inputs[m, slot])], synth.image_size) for m, slot in batch])
+        for (m, slot), style in zip(batch, synth.style(sources)):
+            chosen = [v for v in synth.bank.views if v.name in refined.header["view_names"][m][slot]]
+            chosen.sort(key=lambda v: refined.header["view_names"][m][slot].index(v.name))
+            _, drawn = synth.generate_from_style(style[None], chosen)
+            framed = frame_generated(drawn[0], 32, config.data.crop_fraction, (config.augment.val_background,) * 3)
+            assert torch.equal(refined.views[m, slot], (framed * 255).round().byte())
+    assert not torch.equal(refined.views, plain.views)  # refinement changed the views
+
+
+@pytest.mark.parametrize("change, named", [({"mix": (0.2, 0.6, 0.2)}, "synth.mix"), ({"run": "elsewhere"}, "synth.run"), ({"views": 4}, "synth.views"),
+                                           ({"refine_steps": 5}, "synth.refine_steps")])
 def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, change, named):
     folder, config, data, _ = cache
     other = synth_config(config.synth.run)
@@ -141,6 +165,7 @@ def test_synth_config_errors_name_the_key():
     cases = {
         "synth: mix must be three non-negative probabilities": {"synth": {"mix": [0.5, 0.6, 0.0]}},
         "synth: inputs_per_model must be at least 1": {"synth": {"inputs_per_model": 0}},
+        "synth: refine_steps must be at least 0": {"synth": {"refine_steps": -1}},
         "synth: bank is set but run is null": {"synth": {"bank": "bank.npz"}},
         r"synth.views \(2\) must be at least data.views - 1 \(7\)": {"synth": {"run": "r", "views": 2}, "data": {"views": 8}},
         "key 'synth.mix' expects 3 values": {"synth": {"mix": [0.5, 0.5]}},
