@@ -32,12 +32,16 @@ def main() -> None:
 
     import torch
 
-    from mvaug.io.assets import format_table
     from mvaug.builtin.defaults import train_defaults
+    from mvaug.errors import MvaugError
+    from mvaug.io.assets import format_table
 
     torch.manual_seed(args.seed)
     start = time.perf_counter()
-    result = train_defaults(args.work, Path(args.assets) if args.assets else None, args.only, args.tiny, args.seed, args.workers, args.device, not args.quiet)
+    try:
+        result = train_defaults(args.work, Path(args.assets) if args.assets else None, args.only, args.tiny, args.seed, args.workers, args.device, not args.quiet)
+    except MvaugError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(format_table(list(result.cards.values())))
     print("wall time per stage (s, including earlier calls):", json.dumps(result.stages))
     device = torch.cuda.get_device_name(0) if args.device != "cpu" and torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} torch threads"

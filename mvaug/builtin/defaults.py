@@ -165,7 +165,21 @@ class _Stages:
 
     def __init__(self, path: Path):
         self.path = path
-        self.done: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+        self.done: dict[str, float] = self._read()
+
+    def _read(self) -> dict[str, float]:
+        """The recorded stages; a :class:`DataError` naming the file when it is not a JSON object of wall times."""
+        from mvaug.errors import DataError
+
+        if not self.path.is_file():
+            return {}
+        try:
+            done = json.loads(self.path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise DataError(f"not a record of finished stages ({err}); delete it to run every stage again", self.path) from None
+        if not isinstance(done, dict) or not all(isinstance(t, (int, float)) for t in done.values()):
+            raise DataError("not a record of finished stages (a JSON object of stage: seconds); delete it to run every stage again", self.path)
+        return done
 
     def run(self, name: str, action, finished=None) -> None:
         """Run ``action`` unless ``name`` is recorded (and ``finished()``, when given, still holds)."""
@@ -176,8 +190,7 @@ class _Stages:
         self.done[name] = round(time.perf_counter() - start, 1)
         from mvaug.io.atomic import atomic_write_text
 
-        recorded = json.loads(self.path.read_text()) if self.path.is_file() else {}  # another call may share WORK (--only)
-        self.done = {**recorded, **self.done}
+        self.done = {**self._read(), **self.done}  # another call may share WORK (--only)
         atomic_write_text(self.path, json.dumps(self.done, indent=1) + "\n")
 
     def times(self) -> dict[str, float]:
