@@ -99,9 +99,13 @@ class FaceSynthConfig:
     mix: tuple[float, float, float] = (1.0, 0.0, 0.0)
     """Probabilities that a training triplet's side views are real / generated / its front view (:data:`TRIPLET_MODES`).
     Validation measures each mode with a non-zero probability, and keeps the network best on their mean."""
+    refine_steps: int = 0
+    """Test-time refinement of each front view's codes before its side views are generated, as the face commands
+    refine (100 steps by default), so that the network learns from views made the same way."""
 
     def __post_init__(self) -> None:
         check_view_mix(self.mix, self.run, self.bank)
+        require_at_least(self, 0, "refine_steps")
         if self.mix[1] > 0 and self.run is None:
             raise ValueError(f"mix gives generated side views probability {self.mix[1]:g}, but run is null: name the face disentangler "
                              "(run: RUN or builtin:face-disentangler, or --augment-from)")

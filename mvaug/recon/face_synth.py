@@ -96,7 +96,7 @@ def front_only_targets(target: dict[str, torch.Tensor], rows: torch.Tensor) -> d
 
 def cache_settings(triplets: FaceTriplets, config: FaceReconConfig, root: Path) -> dict:
     """What the cached side views depend on: the disentangler and its bank, the image size, the data and its triplets."""
-    return {
+    settings = {
         "run": config.synth.run,
         "bank": config.synth.bank,
         "image_size": triplets.image_size,
@@ -104,6 +104,9 @@ def cache_settings(triplets: FaceTriplets, config: FaceReconConfig, root: Path) 
         "split": config.data.train_split,
         "triplets": [f"{name}@{yaw:g},{pitch:g}" for name, (yaw, pitch) in zip(triplets.names, triplets.poses)],
     }
+    if config.synth.refine_steps:  # caches made before the key existed were made without refinement
+        settings["refine_steps"] = config.synth.refine_steps
+    return settings
 
 
 def prepare_side_views(run_dir: Path, train: FaceTriplets, val: FaceTriplets, config: FaceReconConfig, root: Path,
@@ -114,7 +117,7 @@ def prepare_side_views(run_dir: Path, train: FaceTriplets, val: FaceTriplets, co
 
     path = Path(run_dir) / CACHE_NAME
     settings = cache_settings(train, config, root)
-    synth = MultiViewSynthesizer.from_run(config.synth.run, config.synth.bank, device)
+    synth = MultiViewSynthesizer.from_run(config.synth.run, config.synth.bank, device, config.synth.refine_steps)
     if path.exists():
         _, arrays = read_cache(path, FACE_CACHE_FORMAT, settings, ("views",))
         train_views = torch.from_numpy(arrays["views"])

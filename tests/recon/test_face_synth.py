@@ -164,7 +164,7 @@ def test_the_cli_option_sets_the_face_runs_disentangler(tiny_faces, tiny_face_di
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["synth"]
-    assert saved == {"run": str(tiny_face_disentangler), "bank": None, "mix": [0.0, 1.0, 0.0]}
+    assert saved == {"run": str(tiny_face_disentangler), "bank": None, "mix": [0.0, 1.0, 0.0], "refine_steps": 0}
     assert (tmp_path / "run" / "synth_views.npz").is_file()
     missing = CliRunner().invoke(cli, [*args[:9], "--set", "synth.mix=[0.0,1.0,0.0]", "--device", "cpu", "--quiet"])  # generated views, no disentangler
     assert missing.exit_code != 0 and "run is null" in missing.output and "Traceback" not in missing.output
@@ -182,3 +182,30 @@ def test_the_repo_config_trains_on_generated_side_views_once_a_disentangler_is_n
     assert baseline.synth.run is None and baseline.synth.modes == ["real", "none"] and baseline.train == config.train
     with pytest.raises(ConfigError, match="synth.*run is null"):
         resolve_run_config(FaceReconConfig, path, [], tmp_path / "c", resume=False)
+
+
+def test_refined_side_views_are_cached_as_the_face_commands_draw_them(tiny_faces, tiny_face_disentangler, tmp_path):
+    """synth.refine_steps: the training triplets' side views come from the front views' refined codes, the setting is
+    recorded in the cache, and a resume without it is refused."""
+    from mvaug.multiview.synthesizer import MultiViewSynthesizer
+    from mvaug.recon.face_synth import prepare_side_views
+
+    poses = [(45.0, 0.0)]
+    train, val = (FaceTriplets.load(tiny_faces, split, 32, poses) for split in ("train", "val"))
+
+    def config(refine_steps: int) -> FaceReconConfig:
+        return load_config(FaceReconConfig, {**TINY_FACE_RECON, "synth": {"run": str(tiny_face_disentangler), "mix": [0.5, 0.5, 0.0],
+                                                                            "refine_steps": refine_steps}})
+
+    run = tmp_path / "run"
+    run.mkdir()
+    cached, _ = prepare_side_views(run, train, val, config(2), tiny_faces, torch.device("cpu"), progress=False)
+    expected = generate_side_views(MultiViewSynthesizer.from_run(tiny_face_disentangler, refine_steps=2), train)
+    plain = generate_side_views(MultiViewSynthesizer.from_run(tiny_face_disentangler), train)
+    assert torch.equal(cached, expected) and not torch.equal(cached, plain)
+    with np.load(run / "synth_views.npz", allow_pickle=False) as data:
+        assert json.loads(str(data["header"]))["settings"]["refine_steps"] == 2
+    with pytest.raises(DataError, match="refine_steps: 2 in the file, null now"):
+        prepare_side_views(run, train, val, config(0), tiny_faces, torch.device("cpu"), progress=False)
+    with pytest.raises(ConfigError, match="synth: refine_steps must be at least 0"):
+        config(-1)
