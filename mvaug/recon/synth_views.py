@@ -62,7 +62,7 @@ class SynthViewCache:
     @classmethod
     def load(cls, path: Path, settings: dict) -> SynthViewCache:
         """The cache in ``path``; a :class:`DataError` naming it when it is unreadable or was built for other ``settings``."""
-        header, arrays = read_cache(path, CACHE_FORMAT, settings, ("inputs", "views"))
+        header, arrays = read_cache(path, CACHE_FORMAT, settings, ("inputs", "views"), _views_settings)
         inputs, views = arrays["inputs"], arrays["views"]
         synth = settings["synth"]
         expected = (len(settings["models"]), synth["inputs_per_model"], synth["views"], 3, settings["image_size"], settings["image_size"])
@@ -71,10 +71,17 @@ class SynthViewCache:
         return cls(torch.from_numpy(inputs), torch.from_numpy(views), header)
 
 
+VIEW_KEYS = ("run", "bank", "inputs_per_model", "views", "refine_steps")
+"""The keys of the synth section that the cached views depend on (``mix`` and ``generated_trains`` only say how
+training uses them, so a run may change those and keep its cache)."""
+
+
 def cache_settings(data: ShapeNetViews, config: ReconConfig) -> dict:
-    """What the cached views depend on: the synth section, the seed, the framing and the training models (plain JSON data)."""
+    """What the cached views depend on: the synth section's :data:`VIEW_KEYS`, the seed, the framing and the training
+    models (plain JSON data)."""
+    synth = config_to_dict(config.synth)
     settings = {
-        "synth": config_to_dict(config.synth),
+        "synth": {key: synth[key] for key in VIEW_KEYS},
         "seed": config.train.seed,
         "image_size": config.model.image_size,
         "crop_fraction": config.data.crop_fraction,
@@ -95,9 +102,17 @@ def write_cache(path: Path, header: dict, **arrays: torch.Tensor) -> None:
         np.savez(handle, header=np.array(json.dumps(header)), **{name: array.numpy() for name, array in arrays.items()})
 
 
-def read_cache(path: Path, cache_format: str, settings: dict, names: tuple[str, ...]) -> tuple[dict, dict[str, np.ndarray]]:
+def _views_settings(stored: dict) -> dict:
+    """A chair cache's stored settings without the synth keys outside :data:`VIEW_KEYS` (caches made before it kept the
+    whole section)."""
+    synth = stored.get("synth")
+    return {**stored, "synth": {k: v for k, v in synth.items() if k in VIEW_KEYS}} if isinstance(synth, dict) else stored
+
+
+def read_cache(path: Path, cache_format: str, settings: dict, names: tuple[str, ...], relevant=None) -> tuple[dict, dict[str, np.ndarray]]:
     """The header and the arrays ``names`` of a file of :func:`write_cache`; a :class:`DataError` naming it when it is
-    unreadable, of another format, or was built for other ``settings`` (the header's, compared key by key)."""
+    unreadable, of another format, or was built for other ``settings`` (the header's, compared key by key, after
+    ``relevant`` when given: a function of the stored settings that keeps those the arrays depend on)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             header, arrays = json.loads(str(data["header"])), {name: data[name] for name in names}
@@ -105,7 +120,8 @@ def read_cache(path: Path, cache_format: str, settings: dict, names: tuple[str, 
         raise DataError(f"not a readable cache of generated views ({type(err).__name__}: {err}); delete it to generate them anew", path) from None
     if not isinstance(header, dict) or header.get("format") != cache_format:
         raise DataError(f"not an {cache_format} file", path)
-    differences = _differences(header.get("settings", {}), settings)
+    stored = header.get("settings", {})
+    differences = _differences(relevant(stored) if relevant is not None else stored, settings)
     if differences:
         raise DataError(f"the cached generated views were made for other settings ({'; '.join(differences)}): "
                         "train with the settings they were made with, or delete the file to generate them anew", path)

@@ -95,7 +95,7 @@ def test_refined_caches_draw_from_the_refined_style_of_each_input(cache, tiny_ru
     assert not torch.equal(refined.views, plain.views)  # refinement changed the views
 
 
-@pytest.mark.parametrize("change, named", [({"mix": (0.2, 0.6, 0.2)}, "synth.mix"), ({"run": "elsewhere"}, "synth.run"), ({"views": 4}, "synth.views"),
+@pytest.mark.parametrize("change, named", [({"inputs_per_model": 1}, "synth.inputs_per_model"), ({"run": "elsewhere"}, "synth.run"), ({"views": 4}, "synth.views"),
                                            ({"refine_steps": 5}, "synth.refine_steps")])
 def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, change, named):
     folder, config, data, _ = cache
@@ -105,6 +105,26 @@ def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, chang
     with pytest.raises(DataError, match=named) as caught:
         prepare_cache(folder, data, other, torch.device("cpu"))
     assert str(caught.value.path) == str(folder / CACHE_NAME) and "delete the file" in str(caught.value)
+
+
+def test_how_training_uses_the_views_may_change_and_keep_the_cache(cache, tmp_path, monkeypatch):
+    """synth.mix and synth.generated_trains do not change the cached views: a run may change them and reuse its cache,
+    also one written when the header kept the whole synth section."""
+    from mvaug.recon.synth_views import write_cache
+
+    folder, config, data, built = cache
+    other = synth_config(config.synth.run)
+    other.synth.mix, other.synth.generated_trains = (0.1, 0.8, 0.1), "merger"
+    monkeypatch.setattr("mvaug.recon.synth_views.build_cache", lambda *a, **k: pytest.fail("the cache was built again"))
+    assert torch.equal(prepare_cache(folder, data, other, torch.device("cpu")).views, built.views)
+    legacy = json.loads(json.dumps(built.header))
+    legacy["settings"]["synth"].update(mix=[0.3, 0.5, 0.2], generated_trains="all")
+    write_cache(tmp_path / CACHE_NAME, legacy, inputs=built.inputs, views=built.views)
+    assert torch.equal(prepare_cache(tmp_path, data, other, torch.device("cpu")).views, built.views)
+    legacy["settings"]["synth"]["views"] = 5
+    write_cache(tmp_path / CACHE_NAME, legacy, inputs=built.inputs, views=built.views)
+    with pytest.raises(DataError, match="synth.views: 5 in the file, 3 now"):
+        prepare_cache(tmp_path, data, other, torch.device("cpu"))
 
 
 def test_batch_modes_follow_the_mix_and_generated_views_are_the_samples_own(cache):
