@@ -98,7 +98,7 @@ def test_validation_over_view_sets_averages_every_count_that_divides_val_views(c
     assert [second[f"val_iou@{t}"] for t in (0.2, 0.3, 0.4, 0.5)] == pytest.approx(expected.tolist(), abs=1e-6)
 
 
-def test_with_generated_views_the_run_caches_them_logs_the_extra_views_and_refuses_another_mix(chairs, tiny_run, tmp_path):
+def test_with_generated_views_the_run_caches_them_logs_the_extra_views_and_a_resume_keeps_them(chairs, tiny_run, tmp_path):
     trainer = make_trainer(chairs, tmp_path / "run", checkpoint_every=100)
     trainer.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=2, mix=(0.0, 1.0, 0.0))
     trainer.config.data.random_view_count = False
@@ -108,7 +108,14 @@ def test_with_generated_views_the_run_caches_them_logs_the_extra_views_and_refus
     records = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
     assert [(r["extra"], r["views"]) for r in records if "merged" in r] == [("generated", 3)] * 2
     assert load_reconstructor(tmp_path / "run").config.synth.run == str(tiny_run)
+    cache, stamp = tmp_path / "run" / CACHE_NAME, (tmp_path / "run" / CACHE_NAME).stat().st_mtime_ns
     resumed = make_trainer(chairs, tmp_path / "run")
-    resumed.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=2, mix=(0.5, 0.5, 0.0))
-    with pytest.raises(DataError, match=f"{CACHE_NAME}: the cached generated views were made for other settings \\(synth.mix"):
-        resumed.start(resume=True)
+    resumed.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=2, mix=(0.5, 0.5, 0.0))  # another mix: same views
+    resumed.config.data.random_view_count = False
+    resumed.start(resume=True)
+    resumed.train(max_steps=3)
+    assert cache.stat().st_mtime_ns == stamp and torch.equal(resumed.train_batches.synth.views, trainer.train_batches.synth.views)
+    other = make_trainer(chairs, tmp_path / "run")
+    other.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=3, mix=(0.5, 0.5, 0.0))
+    with pytest.raises(DataError, match=f"{CACHE_NAME}: the cached generated views were made for other settings \\(synth.views"):
+        other.start(resume=True)
