@@ -170,9 +170,9 @@ def build_cache(data: ShapeNetViews, config: ReconConfig, device: torch.device, 
             chunk = slots[start : start + STYLE_BATCH]
             sources = torch.stack([load_image(data.views(m)[int(inputs[m, slot])], synth.image_size) for m, slot in chunk])  # (B, 3, s, s)
             styles = synth.style(sources)  # (B, d_s)
+            cameras = {m: read_cameras(data.models[m].rendering_dir, len(data.views(m))) for m, _ in chunk}  # model -> (V, 5)
             for (m, slot), style in zip(chunk, styles):
-                camera = read_cameras(data.models[m].rendering_dir, len(data.views(m)))[int(inputs[m, slot])]  # (5,)
-                chosen, views[m, slot] = generate_input_views(synth, bank_views, style, camera, config)
+                chosen, views[m, slot] = generate_input_views(synth, bank_views, style, cameras[m][int(inputs[m, slot])], config)
                 names[m].append([v.name for v in chosen])
             bar.update(len(chunk))
     record = {"run_fingerprint": synth.model.fingerprint, "data_root": str(data.root), "view_names": names}
