@@ -150,6 +150,12 @@ class ReconOptimConfig:
     gamma: float = 0.5
     loss_scale: float = 10.0
     """Upstream multiplies each BCE by 10."""
+    input_view_loss: float = 0.0
+    """In batches of several views, the weight of one more BCE, on the first (input) view's own coarse volume: the
+    single-view path stays a whole prediction while the merger learns to fuse (0: upstream's loss on the fused volume only)."""
+
+    def __post_init__(self) -> None:
+        require_at_least(self, 0, "input_view_loss")
 
 
 @dataclass

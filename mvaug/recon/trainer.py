@@ -9,7 +9,8 @@ Run folder::
     RUN/synth_views.npz                 with synth.run: the generated views of the training inputs (:mod:`mvaug.recon.synth_views`)
 
 Loss (upstream ``core/train.py``): 10 x BCE of the fused volume, plus 10 x BCE of the refined one
-with a refiner. Adam with the merger at a tenth of the learning rate, MultiStepLR stepped per epoch.
+with a refiner; with ``optim.input_view_loss`` w, batches of several views add w x 10 x BCE of the first
+view's own coarse volume. Adam with the merger at a tenth of the learning rate, MultiStepLR stepped per epoch.
 With ``two_stage`` the first ``stage1_epochs`` use single views and average instead of merging; then
 the merger and refiner train on several views, with encoder and decoder frozen (BatchNorm statistics too)
 or, with ``stage2_freeze: false``, training on with them. With ``synth.run`` the batches of several views
@@ -158,6 +159,9 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
         losses = {"merged": F.binary_cross_entropy(out["merged"].float(), voxels) * scale}
         if "refined" in out:
             losses["refined"] = F.binary_cross_entropy(out["refined"].float(), voxels) * scale
+        weight = self.config.optim.input_view_loss
+        if weight > 0 and images.shape[1] > 1 and out["coarse"].requires_grad:
+            losses["input_view"] = F.binary_cross_entropy(out["coarse"][:, 0].float(), voxels) * scale * weight
         return losses
 
     def log_fields(self, step: int, batch: dict) -> dict:

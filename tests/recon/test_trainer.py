@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mvaug.errors import DataError
 from mvaug.recon.checkpoint import CHECKPOINT_FORMAT, load_reconstructor
@@ -119,3 +120,23 @@ def test_with_generated_views_the_run_caches_them_logs_the_extra_views_and_a_res
     other.config.synth = SynthViewsConfig(run=str(tiny_run), inputs_per_model=1, views=3, mix=(0.5, 0.5, 0.0))
     with pytest.raises(DataError, match=f"{CACHE_NAME}: the cached generated views were made for other settings \\(synth.views"):
         other.start(resume=True)
+
+
+def test_the_input_view_loss_adds_the_bce_of_the_first_views_own_volume_in_batches_of_several_views(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", two_stage=True, stage1_epochs=1, epochs=2, batch_size=4, stage2_freeze=False, precision="fp32")
+    trainer.config.optim.input_view_loss = 0.5
+    trainer.config.data.random_view_count = False
+    trainer.start(resume=False)
+    trainer.before_step(0)
+    assert set(trainer.losses(trainer.train_batches[0])) == {"merged"}  # stage 1: single views
+    step = trainer.steps_per_epoch  # the second stage's first step
+    batch = trainer.train_batches[step]
+    assert batch["images"].shape[1] == 3
+    trainer.before_step(step)
+    losses = trainer.losses(batch)
+    out = trainer.model(batch["images"], use_merger=True)  # a naive reference: the same forward pass, by hand
+    assert losses["merged"].item() == pytest.approx(10 * F.binary_cross_entropy(out["merged"], batch["voxels"]).item(), rel=1e-5)
+    assert losses["input_view"].item() == pytest.approx(5 * F.binary_cross_entropy(out["coarse"][:, 0], batch["voxels"]).item(), rel=1e-5)
+    assert losses["input_view"].item() != pytest.approx(5 * F.binary_cross_entropy(out["coarse"][:, 1], batch["voxels"]).item(), rel=1e-5)
+    trainer.config.optim.input_view_loss = 0.0
+    assert set(trainer.losses(batch)) == {"merged"}
