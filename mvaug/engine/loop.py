@@ -9,8 +9,9 @@ when it is installed), resumable checkpoints with the RNG state, exact resume, a
 
 One step, in order: the task's losses (the optimiser minimises ``losses["total"]``, or their sum
 when there is no ``total``), the check that they are finite, backward and the optimiser step, the
-task's ``after_step``; then, where due, the scheduler, the log record, the validation (with
-``best.pt``), the checkpoint and the sample pictures. Under DDP every rank steps; only rank 0 writes.
+task's ``after_step``; then, where due, the scheduler, the log record, the weight average, the validation
+(with ``best.pt``; after the last step also of the averaged network), the checkpoint and the sample pictures.
+Under DDP every rank steps; only rank 0 averages and writes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from mvaug.engine.distributed import DistributedContext
 from mvaug.engine.run_folder import KEEP_CHECKPOINTS, RunPaths
@@ -59,6 +61,10 @@ class Schedule:
     samples: Every = NEVER
     scheduler: Every = field(default_factory=lambda: every(1, at_end=False))
     """When the learning-rate scheduler steps (every step, or at epoch ends)."""
+    average: Every = NEVER
+    """Steps after ``average_after`` whose network joins a running mean of its weights and buffers (stochastic weight
+    averaging, Izmailov et al. 2018); after the last step the mean is validated and becomes ``best.pt``."""
+    average_after: int = 0
 
 
 class TrainingTask:
@@ -154,6 +160,9 @@ class TrainingLoop:
         self.images_seen = 0
         self.seconds = 0.0
         self._tensorboard_writer = None
+        self.averaged: AveragedModel | None = None
+        if schedule.average != NEVER and task.best_metric is None:
+            raise ValueError("averaging the weights needs a task with a validation that picks best.pt")
 
     # ----------------------------------------------------------------- the loop
     def run(self, max_steps: int | None = None) -> dict:
@@ -183,10 +192,14 @@ class TrainingLoop:
                 bar.set_postfix({k: f"{record[k]:.4f}" for k in shown if k in record} | {"img/s": f"{images_per_s:.1f}"})
                 self.images_seen += window_images
                 window_start, window_images = time.perf_counter(), 0
+            if main and step > schedule.average_after and schedule.average.due(step, schedule.total_steps):  # not at a --max-steps pause
+                self._average_model().update_parameters(task.model)
             if schedule.validate.due(step, end):
                 if main:
                     self._validate()
                 self.dist.barrier()
+            if main and self.averaged is not None and step == schedule.total_steps:
+                self._validate_average()
             if main and self.paths is not None and schedule.checkpoint.due(step, end):
                 self.save_checkpoint()
             if main and schedule.samples.due(step, end):
@@ -262,6 +275,26 @@ class TrainingLoop:
                 save_checkpoint(self.paths.best, self._payload(training_state=False) | {"val": metrics})
         return metrics
 
+    def _validate_average(self) -> None:
+        """Validate the mean of the averaged networks and write it as ``best.pt``, the run's answer; the task's
+        model keeps the last step's weights, from which a longer schedule resumes."""
+        model = self.task.model
+        trained = {k: v.clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.averaged.module.state_dict())
+        try:
+            metrics = self.task.validate(self.step) | {"averaged": int(self.averaged.n_averaged)}
+            self.log({"step": self.step, **metrics})
+            self.best, self.best_step = metrics[self.task.best_metric], self.step
+            if self.paths is not None:
+                save_checkpoint(self.paths.best, self._payload(training_state=False) | {"val": metrics})
+        finally:
+            model.load_state_dict(trained)
+
+    def _average_model(self) -> AveragedModel:
+        if self.averaged is None:
+            self.averaged = AveragedModel(self.task.model, use_buffers=True)
+        return self.averaged
+
     # ----------------------------------------------------------------- checkpoints
     def _payload(self, training_state: bool) -> dict:
         payload = {**self.task.checkpoint_payload(self), "step": self.step, "best": self.best, "best_step": self.best_step}
@@ -270,6 +303,8 @@ class TrainingLoop:
             if self.scheduler is not None:
                 payload["scheduler"] = self.scheduler.state_dict()
             payload["rng"] = rng_state()
+            if self.averaged is not None:
+                payload["averaged"] = {"after": self.schedule.average_after, "state": self.averaged.state_dict()}
         return payload
 
     def save_checkpoint(self) -> Path:
@@ -289,6 +324,9 @@ class TrainingLoop:
             restore_rng(payload["rng"])
         self.step = payload["step"]
         self.best, self.best_step = payload.get("best"), payload.get("best_step", 0)
+        averaged = payload.get("averaged")
+        if averaged is not None and averaged["after"] == self.schedule.average_after:  # another schedule starts a new mean
+            self._average_model().load_state_dict(averaged["state"])
         return True
 
 

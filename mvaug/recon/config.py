@@ -172,6 +172,9 @@ class ReconTrainConfig:
     upstream's code does once the merger is switched on, so the coarse volumes learn to fuse)."""
     checkpoint_every: int = 500
     """Steps between resumable checkpoints (one is also written at every epoch end)."""
+    average_epochs: int = 0
+    """Stochastic weight averaging: the mean of the networks at the last N epoch ends (BatchNorm statistics too) is
+    validated after the last epoch and becomes best.pt (0: best.pt is the best epoch's network)."""
     log_every: int = 20
     val_limit: int | None = None
     """Validate on at most this many models (None: the whole split)."""
@@ -183,6 +186,11 @@ class ReconTrainConfig:
         require_at_least(self, 1, "epochs", "batch_size", "checkpoint_every", "log_every")
         if self.two_stage and not 0 < self.stage1_epochs < self.epochs:
             raise ValueError(f"two_stage needs 0 < stage1_epochs < epochs, got stage1_epochs={self.stage1_epochs}, epochs={self.epochs}")
+        require_at_least(self, 0, "average_epochs")
+        last = self.epochs - self.stage1_epochs if self.two_stage else self.epochs
+        if self.average_epochs > last:
+            raise ValueError(f"average_epochs ({self.average_epochs}) must be at most the {last} epochs"
+                             + (" of the second stage, whose networks have a trained merger" if self.two_stage else ""))
 
 
 @dataclass

@@ -5,7 +5,8 @@ Run folder::
     RUN/config.yaml                     the resolved config
     RUN/log.jsonl                       training records every log_every steps, one validation record per epoch
     RUN/checkpoints/step-000000500.pt   network, optimiser, scheduler, RNG: resumable
-    RUN/best.pt                         the network with the best validation IoU at 0.3 (what reconstruct reads)
+    RUN/best.pt                         the network with the best validation IoU at 0.3 (what reconstruct reads),
+                                        or with train.average_epochs the mean of the last epochs' networks
     RUN/synth_views.npz                 with synth.run: the generated views of the training inputs (:mod:`mvaug.recon.synth_views`)
 
 Loss (upstream ``core/train.py``): 10 x BCE of the fused volume, plus 10 x BCE of the refined one
@@ -29,7 +30,7 @@ from pix2vox import CheckpointError, build_pix2vox, load_official_state, load_vg
 
 from mvaug.config import config_to_dict, load_config
 from mvaug.engine.distributed import DistributedContext, wrap_ddp
-from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, every
+from mvaug.engine.loop import NEVER, RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, every
 from mvaug.engine.optimizer import adam
 from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.errors import DataError
@@ -87,6 +88,8 @@ class ReconTrainer(RunFolderTrainer, TrainingTask):
             checkpoint=every(train.checkpoint_every, epoch),
             validate=every(epoch, at_end=False),
             scheduler=every(epoch, at_end=False),
+            average=every(epoch, at_end=False) if train.average_epochs else NEVER,
+            average_after=(train.epochs - train.average_epochs) * epoch,
         )
         self.loop = TrainingLoop(self, schedule, optimizer, device, self.paths, scheduler, dist, self.progress)
         self._stage: int | None = None

@@ -185,3 +185,58 @@ def test_a_run_folder_trainer_refuses_a_used_folder_without_resume(tmp_path):
     again = Front(tmp_path / "run")
     again.start(resume=True)
     assert again.step == 3 and math.isclose(again.optimizer.param_groups[0]["lr"], 0.005)  # the milestone at 3 passed
+
+
+class ValidatedRegression(NoisyRegression):
+    """Validation error = squared distance of the weights to w*, so an averaged network scores as itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights = {}
+
+    def after_step(self, step, losses):
+        self.weights[step] = self.model.weight.detach().clone()
+
+    def validate(self, step: int) -> dict[str, float]:
+        return {"val_error": float((self.model.weight.detach() - self.target).pow(2).sum())}
+
+
+def test_the_average_of_the_last_steps_networks_is_validated_and_becomes_best_pt(tmp_path):
+    task = ValidatedRegression()
+    loop = make_loop(task, tmp_path / "run", total=8, validate=every(2), checkpoint=every(2), average=every(2), average_after=3)
+    loop.paths.root.mkdir()
+    loop.run()
+    mean = torch.stack([task.weights[s] for s in (4, 6, 8)]).mean(0)  # the due steps after step 3, by hand
+    best = load_checkpoint(tmp_path / "run/best.pt", FORMAT)
+    assert torch.allclose(best["model"]["weight"], mean, atol=1e-6)
+    assert not torch.allclose(mean, task.weights[8], atol=1e-4)  # the mean is not the last network ...
+    assert torch.equal(task.model.weight, task.weights[8])  # ... which the task's model keeps, to resume from
+    records = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines()]
+    averaged = [r for r in records if "averaged" in r]
+    assert len(averaged) == 1 and averaged[0]["averaged"] == 3
+    assert averaged[0]["val_error"] == pytest.approx(float((mean - task.target).pow(2).sum()), rel=1e-5)
+    assert (loop.best, loop.best_step) == (averaged[0]["val_error"], 8) == (best["best"], best["best_step"])
+
+
+def test_a_resumed_average_equals_an_uninterrupted_one_and_another_window_starts_anew(tmp_path):
+    events = dict(total=8, validate=every(2), checkpoint=every(2), average=every(2), average_after=3)
+    straight = make_loop(ValidatedRegression(), tmp_path / "a", **events)
+    straight.paths.root.mkdir()
+    straight.run()
+    first = make_loop(ValidatedRegression(), tmp_path / "b", **events)
+    first.paths.root.mkdir()
+    first.run(max_steps=5)  # step 4 averaged; the pause at step 5 is checkpointed but not averaged
+    resumed = make_loop(ValidatedRegression(), tmp_path / "b", **events)
+    assert resumed.restore_latest() and int(resumed.averaged.n_averaged) == 1
+    resumed.run()
+    expected = load_checkpoint(tmp_path / "a/best.pt", FORMAT)["model"]["weight"]
+    assert torch.allclose(load_checkpoint(tmp_path / "b/best.pt", FORMAT)["model"]["weight"], expected, atol=1e-6)
+    longer = make_loop(ValidatedRegression(), tmp_path / "b", **(events | {"total": 10, "average_after": 5}))
+    assert longer.restore_latest() and longer.averaged is None  # a mean over steps 4-8 is not one over steps 6-10
+
+
+def test_averaging_needs_a_validation_that_picks_best_pt():
+    task = NoisyRegression()
+    task.best_metric = None
+    with pytest.raises(ValueError, match="averaging the weights needs a task with a validation"):
+        make_loop(task, None, average=every(1))

@@ -34,6 +34,8 @@ def test_unknown_keys_and_bad_values_are_config_errors():
         load_config(ReconConfig, {"data": {"kind": "face"}})
     with pytest.raises(ConfigError, match="input_view_loss must be at least 0"):
         load_config(ReconConfig, {"optim": {"input_view_loss": -0.5}})
+    with pytest.raises(ConfigError, match="average_epochs .3. must be at most the 2 epochs of the second stage"):
+        load_config(ReconConfig, {"train": {"epochs": 4, "two_stage": True, "stage1_epochs": 2, "average_epochs": 3}})
 
 
 def test_set_overrides_apply_after_the_file_and_resume_reads_the_run_config(tmp_path):

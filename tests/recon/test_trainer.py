@@ -140,3 +140,19 @@ def test_the_input_view_loss_adds_the_bce_of_the_first_views_own_volume_in_batch
     assert losses["input_view"].item() != pytest.approx(5 * F.binary_cross_entropy(out["coarse"][:, 1], batch["voxels"]).item(), rel=1e-5)
     trainer.config.optim.input_view_loss = 0.0
     assert set(trainer.losses(batch)) == {"merged"}
+
+
+def test_with_average_epochs_best_pt_is_the_mean_of_the_last_epochs_networks(chairs, tmp_path):
+    trainer = make_trainer(chairs, tmp_path / "run", two_stage=True, stage1_epochs=1, epochs=3, batch_size=4, stage2_freeze=False, average_epochs=2)
+    assert trainer.steps_per_epoch == 1
+    trainer.fit(resume=False)
+    steps = [torch.load(tmp_path / f"run/checkpoints/step-00000000{s}.pt", weights_only=True) for s in (2, 3)]
+    best = torch.load(tmp_path / "run/best.pt", weights_only=True)
+    for part in ("encoder_state_dict", "decoder_state_dict", "merger_state_dict"):
+        for key, value in best[part].items():
+            if value.is_floating_point():  # weights and BatchNorm statistics, by hand
+                assert torch.allclose(value, (steps[0][part][key] + steps[1][part][key]) / 2, atol=1e-6), key
+    moved = [k for k, v in steps[1]["merger_state_dict"].items() if v.is_floating_point() and not torch.equal(v, steps[0]["merger_state_dict"][k])]
+    assert moved  # the two networks differ, so the mean is neither
+    assert best["val"]["averaged"] == 2 and best["best_step"] == 3
+    assert load_reconstructor(tmp_path / "run").model.merger.state_dict()[moved[0]].equal(best["merger_state_dict"][moved[0]])
