@@ -11,6 +11,7 @@ RUN/best.pt                          the network with the best validation metric
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from mvaug.config import save_config
 from mvaug.errors import DataError
 
 KEEP_CHECKPOINTS = 3
+log = logging.getLogger(__name__)
 
 
 def _in_run(name: str) -> property:
@@ -51,6 +53,8 @@ class RunPaths:
         if not (resume and restore_latest()):
             if occupied or self.latest_checkpoint() is not None:
                 raise DataError("run folder already holds a run; pass --resume to continue it, or choose another folder", self.root)
+            if resume and is_main:  # e.g. interrupted before its first checkpoint: said, so that a lost checkpoint is noticed
+                log.warning("%s: no checkpoint to resume from; a new run starts", self.root)
         if is_main:
             missing = [p for p in (self.root, *self.root.parents) if not p.exists()]
             self.created = missing[-1] if missing else None

@@ -35,3 +35,15 @@ def test_a_folder_that_existed_or_reached_a_checkpoint_is_kept(tmp_path):
     _fail_in(RunPaths(tmp_path / "started"), checkpoint=True)
     assert (tmp_path / "started" / "checkpoints" / "step-000000001.pt").is_file()
     assert (tmp_path / "started" / "config.yaml").is_file()
+
+
+def test_resume_without_a_checkpoint_starts_a_new_run_and_says_so(tmp_path, caplog):
+    paths = RunPaths(tmp_path / "run")
+    with caplog.at_level("WARNING", logger="mvaug.engine.run_folder"):
+        paths.start(TinyConfig(), resume=True, restore_latest=lambda: False)
+    assert (tmp_path / "run" / "config.yaml").is_file()
+    assert [r.getMessage() for r in caplog.records] == [f"{tmp_path / 'run'}: no checkpoint to resume from; a new run starts"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mvaug.engine.run_folder"):
+        RunPaths(tmp_path / "other").start(TinyConfig(), resume=True, restore_latest=lambda: True)
+    assert not caplog.records
