@@ -219,7 +219,7 @@ def test_the_average_of_the_last_steps_networks_is_validated_and_becomes_best_pt
 
 
 def test_a_resumed_average_equals_an_uninterrupted_one_and_another_window_starts_anew(tmp_path):
-    events = dict(total=8, validate=every(2), checkpoint=every(2), average=every(2), average_after=3)
+    events = {"total": 8, "validate": every(2), "checkpoint": every(2), "average": every(2), "average_after": 3}
     straight = make_loop(ValidatedRegression(), tmp_path / "a", **events)
     straight.paths.root.mkdir()
     straight.run()
