@@ -21,6 +21,7 @@ def test_cards_describe_the_files(tiny_defaults, assets):
         assert card["training"]["wall_time_s"] > 0 and card["metrics"] and card["config"]
         assert str(tiny_defaults[0].resolve()) not in json.dumps(card)  # the work folder is written WORK/...
     assert "/" not in cards["face-mvfnet"]["config"]["data"]["root"]  # the training folder's name only
+    assert cards["face-mvfnet"]["metrics"]["heldout"]["command"].endswith(f"--refine-steps {TINY_DEFAULTS.face_refine_steps}")
     pix2vox = torch.load(tiny_defaults[0] / "runs" / "pix2vox" / "best.pt", weights_only=True)
     expected = sum(t.numel() for key in ("encoder_state_dict", "decoder_state_dict", "merger_state_dict") for t in pix2vox[key].values())
     assert cards["chair-pix2vox"]["parameters"] == expected
