@@ -270,10 +270,14 @@ class TrainingLoop:
         else:
             better = value < self.best if task.best_mode == "min" else value > self.best
         if better:
-            self.best, self.best_step = value, self.step
-            if self.paths is not None:
-                save_checkpoint(self.paths.best, self._payload(training_state=False) | {"val": metrics})
+            self._keep_best(metrics)
         return metrics
+
+    def _keep_best(self, metrics: dict[str, float]) -> None:
+        """The network as it is now is the best: remember its ``best_metric`` and write it as ``best.pt``."""
+        self.best, self.best_step = metrics[self.task.best_metric], self.step
+        if self.paths is not None:
+            save_checkpoint(self.paths.best, self._payload(training_state=False) | {"val": metrics})
 
     def _validate_average(self) -> None:
         """Validate the mean of the averaged networks and write it as ``best.pt``, the run's answer; the task's
@@ -284,9 +288,7 @@ class TrainingLoop:
         try:
             metrics = self.task.validate(self.step) | {"averaged": int(self.averaged.n_averaged)}
             self.log({"step": self.step, **metrics})
-            self.best, self.best_step = metrics[self.task.best_metric], self.step
-            if self.paths is not None:
-                save_checkpoint(self.paths.best, self._payload(training_state=False) | {"val": metrics})
+            self._keep_best(metrics)
         finally:
             model.load_state_dict(trained)
 
