@@ -188,8 +188,16 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: floa
     by default ``scales`` is the most (up to 5) at which the coarsest image still holds one window,
     3 for 64x64 (64, 32, 16 px), with the exponents of the finest scales of :data:`MS_SSIM_EXPONENTS`
     renormalised to sum to 1. Negative contrast-structure terms are clamped to a small positive
-    value before the fractional powers.
+    value before the fractional powers. It is computed in fp32 (or the inputs' wider type) with autocast
+    off: in bfloat16 the variances E[x^2] - E[x]^2 cancel to 0 or below and the quotients become infinite.
     """
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        wide = torch.promote_types(torch.promote_types(x.dtype, y.dtype), torch.float32)
+        return _ms_ssim_wide(x.to(wide), y.to(wide), window_size, sigma, scales)
+
+
+def _ms_ssim_wide(x: torch.Tensor, y: torch.Tensor, window_size: int, sigma: float, scales: int | None) -> torch.Tensor:
+    """:func:`ms_ssim` on inputs already in fp32 or wider."""
     side = min(x.shape[-2:])
     if scales is None:
         scales = 0

@@ -193,3 +193,19 @@ def test_feature_l1_loss_by_hand():
     assert float(FeatureL1Loss(stub, (1.0, 0.5), pixel_l1=True)(x, y)) == pytest.approx(2.5 + 1.5 + 2.5)
     with pytest.raises(ValueError, match="2 and 2 feature maps for 3 weights"):
         FeatureL1Loss(stub, (1.0, 1.0, 1.0))(x, y)
+
+
+def test_ms_ssim_under_bf16_autocast_equals_fp32():
+    """bf16 autocast (how the trainer runs L_P) must not reach the SSIM statistics: there E[x^2] - E[x]^2 of a
+    near-white render cancels to 0 or below and a training step's loss became -inf."""
+    torch.manual_seed(1)
+    x = (0.92 + 0.02 * torch.randn(4, 3, 64, 64)).clamp(0, 1)
+    y = (0.92 + 0.02 * torch.randn(4, 3, 64, 64)).clamp(0, 1)
+    expected = ms_ssim(x, y)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = ms_ssim(x, y)
+        from_bf16 = ms_ssim(x.bfloat16(), y.bfloat16())
+        loss = ms_ssim_l1_loss(x, y)
+    assert got.dtype == torch.float32 and torch.allclose(got, expected, atol=1e-6)
+    assert torch.isfinite(from_bf16).all() and torch.allclose(from_bf16, ms_ssim(x.bfloat16().float(), y.bfloat16().float()), atol=1e-6)
+    assert 0.0 <= float(loss) <= 2.0
