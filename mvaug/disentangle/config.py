@@ -74,6 +74,30 @@ class CapacityConfig:
 
 
 @dataclass
+class AdversarialConfig:
+    """A light adversarial term on the reconstructions (not in the paper; the issue "Views worth adding" asks for a
+    sharper loss than L1): ``weight`` x softplus(-D(G(s, c))) joins Eq. 5, and a patch discriminator D learns
+    softplus(-D(x)) + softplus(D(G(s, c))) with its own Adam after every step (non-saturating GAN, Goodfellow et al.
+    2014; spectrally normalised layers, Miyato et al. 2018). ``weight: 0`` builds no discriminator."""
+
+    weight: float = 0.0
+    start_step: int = 0
+    """Stage-1 step from which D learns and the term counts."""
+    channels: tuple[int, ...] = (32, 64, 128)
+    """D's widths: one stride-2 4x4 convolution each, then a 3x3 convolution to one logit per patch."""
+    lr: float = 2e-4
+    """D's Adam learning rate (with ``optim.betas``)."""
+
+    def __post_init__(self) -> None:
+        if self.weight < 0 or self.start_step < 0:
+            raise ValueError(f"weight and start_step must be non-negative, got {self.weight} and {self.start_step}")
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError(f"channels must be one or more positive widths, got {self.channels}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+
+@dataclass
 class LossConfig:
     recon: Literal["auto", "vgg-imagenet", "vgg-random", "l1", "l1-msssim", "id-features"] = "auto"
     """L_P: VGG16 perceptual loss with ImageNet weights when on disk; 'auto' falls back to the measured best candidate."""
@@ -90,6 +114,7 @@ class LossConfig:
     id_layer_weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
     style_capacity: CapacityConfig = field(default_factory=CapacityConfig)
     content_capacity: CapacityConfig = field(default_factory=lambda: CapacityConfig(gamma=1.0, start=2.0, end=5.0, steps=140_000))
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
 
 @dataclass

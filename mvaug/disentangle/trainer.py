@@ -17,6 +17,7 @@ the batches an uninterrupted one would; the noise RNG state is checkpointed too.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ RUN_CHECKPOINT_KEYS = {  # what each stage's checkpoint holds besides its format
     2: ("step", "encoders", "optimizer"),
     "final": ("config", "generator", "style_encoder", "content_encoder"),
 }
+log = logging.getLogger(__name__)
 
 
 def sample_indices(num_images: int, count: int = 8) -> torch.Tensor:
@@ -132,7 +134,7 @@ class LatentOptimisation(TrainingTask):
     """Stage 1 (Eq. 5): w_P L_P + w_IB L_IB + w_ID L_ID over generator, fusion and the per-image embeddings."""
 
     label = "stage 1"
-    postfix_keys = ("total", "perceptual", "ib", "id")
+    postfix_keys = ("total", "perceptual", "ib", "id", "adv")
 
     def __init__(self, trainer: Trainer):
         from mvaug.disentangle.recon import build_id_features, build_recon_loss
@@ -147,6 +149,12 @@ class LatentOptimisation(TrainingTask):
         self.id_features = build_id_features(config.loss, self.device)
         self.precision = resolve_precision(config.train.precision, self.device)
         self.sample_index = sample_indices(len(self.images))  # images shown in the sample grids
+        self.adversary = None
+        if config.loss.adversarial.weight > 0:
+            from mvaug.disentangle.adversarial import Adversary
+
+            self.adversary = Adversary(config.loss.adversarial, config.optim.betas, self.device, self.precision, config.train.seed + 2, dist)
+        self._adversary_batch: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def batch(self, step: int) -> tuple[int, torch.Tensor]:
         cfg = self.config.train
@@ -159,8 +167,18 @@ class LatentOptimisation(TrainingTask):
         step, index = batch
         images = self.images.float_images(index).to(self.device, non_blocking=True)
         with autocast(self.device, self.precision):
-            losses, _ = self.forward(index.to(self.device), images, step, self.recon_loss, self.id_features)
+            losses, recon = self.forward(index.to(self.device), images, step, self.recon_loss, self.id_features)
+            if self.adversary is not None and self.adversary.active(step):
+                losses["adv"] = self.adversary.generator_loss(recon)
+                losses["total"] = losses["total"] + self.config.loss.adversarial.weight * losses["adv"]
+                self._adversary_batch = (images, recon.detach())
         return losses
+
+    def after_step(self, step: int, losses: dict[str, torch.Tensor]) -> None:
+        """D's step on the batch the generator just learned from (its loss is logged as ``adv_d``)."""
+        if self._adversary_batch is not None:
+            losses["adv_d"] = self.adversary.step(*self._adversary_batch)
+            self._adversary_batch = None
 
     def log_fields(self, step: int, batch) -> dict:
         """The noise and capacity schedules, the embeddings' mean squared norms and the reconstruction loss's name."""
@@ -195,7 +213,10 @@ class LatentOptimisation(TrainingTask):
         self.model.train(was_training)
 
     def checkpoint_payload(self, loop: TrainingLoop) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "stage": 1, "config": config_to_dict(self.config), "num_images": len(self.images), "model": self.model.state_dict()}
+        payload = {"format": CHECKPOINT_FORMAT, "stage": 1, "config": config_to_dict(self.config), "num_images": len(self.images), "model": self.model.state_dict()}
+        if self.adversary is not None:
+            payload["adversary"] = self.adversary.state_dict()
+        return payload
 
     def restore(self, path: Path, device: torch.device) -> dict:
         payload = load_run_checkpoint(path, device, stage=1)
@@ -204,6 +225,11 @@ class LatentOptimisation(TrainingTask):
         if load_config(ExperimentConfig, payload["config"]).model != self.config.model:
             raise DataError("the model config differs from the checkpoint's; resume with the run's config.yaml", self.paths.root)
         self.model.load_state_dict(payload["model"])
+        if self.adversary is not None:
+            if "adversary" in payload:
+                self.adversary.load_state_dict(payload["adversary"])
+            else:  # e.g. a run trained without the term continues with it
+                log.warning("%s: the checkpoint holds no discriminator; a new one starts", path)
         return payload
 
 

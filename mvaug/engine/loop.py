@@ -108,7 +108,8 @@ class TrainingTask:
         """Called before the step that finishes step ``step + 1``."""
 
     def after_step(self, step: int, losses: dict[str, torch.Tensor]) -> None:
-        """Called after the optimiser step; ``step`` counts the finished steps."""
+        """Called after the optimiser step; ``step`` counts the finished steps. Entries it adds to ``losses`` (e.g. a
+        second network's loss) are logged with them."""
 
     def log_fields(self, step: int, batch) -> dict:
         """More fields of the training log record after ``step``."""
