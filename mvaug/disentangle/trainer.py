@@ -5,7 +5,9 @@ Run folder::
     RUN/config.yaml                      the resolved config
     RUN/log.jsonl                        one line per logged step
     RUN/checkpoints/step-000001000.pt    stage 1 checkpoints (model, optimiser, RNG), resumable
-    RUN/checkpoints/encoders-step-*.pt   stage 2 checkpoints
+    RUN/checkpoints/encoders-after-000001000-step-*.pt
+                                         stage 2 checkpoints, fitted to the embeddings of stage 1's step 1000 (a stage 1
+                                         resumed for more steps fits new encoders; older ones stay on disk, unread)
     RUN/samples/step-000001000-*.png     reconstructions, analogy grid, interpolations
     RUN/model.pt                         the finished model: generator, embeddings, encoders, config
 
@@ -237,11 +239,11 @@ class EncoderRegression(TrainingTask):
     """Stage 2 (Eq. 6): encoders E_s, E_c regress the learned embeddings with L1 (the generator is fixed)."""
 
     label = "stage 2"
-    checkpoint_prefix = "encoders-step-"
 
     def __init__(self, trainer: Trainer):
         from mvaug.disentangle.generator import style_and_content_encoders
 
+        self.checkpoint_prefix = f"encoders-after-{trainer.step:09d}-step-"  # the embeddings it regresses are stage 1's at this step
         self.config, self.images, self.device = trainer.config, trainer.images, trainer.device
         style, content = style_and_content_encoders(trainer.config.model)
         self.model = torch.nn.ModuleDict({"style": style, "content": content}).to(self.device)

@@ -226,3 +226,26 @@ def test_an_override_replaces_the_other_key_of_its_pair_in_the_file(tmp_path):
     assert resolve_run_config(ExperimentConfig, None, ["train.steps=11"], tmp_path, resume=True).train.steps == 11
     with pytest.raises(ConfigError, match="'train.steps' and 'train.epochs' both given"):
         resolve_run_config(ExperimentConfig, None, ["train.steps=11", "train.epochs=2"], tmp_path, resume=True)
+
+
+def test_a_longer_stage_one_fits_new_encoders(squares, tmp_path):
+    """Stage 2 regresses the embeddings of one stage-1 step: after stage 1 resumes for more steps, the encoders of the
+    shorter run (their checkpoints on disk, finished) must not be taken for the new embeddings' encoders."""
+    short = Trainer(tiny_config(), squares, tmp_path / "run", torch.device("cpu"), progress=False)
+    short.start(resume=False)
+    short.train()
+    short.fit_encoders()
+    first = load_run_checkpoint(tmp_path / "run/model.pt")
+    longer = tiny_config()
+    longer.train.steps = 9
+    resumed = Trainer(longer, squares, tmp_path / "run", torch.device("cpu"), progress=False)
+    resumed.start(resume=True)
+    resumed.train()
+    resumed.fit_encoders()
+    second = load_run_checkpoint(tmp_path / "run/model.pt")
+    assert (first["step"], second["step"]) == (6, 9)
+    assert all(not torch.equal(second["style_encoder"][k], v) for k, v in first["style_encoder"].items() if v.is_floating_point() and v.numel() > 1)
+    names = sorted(p.name for p in (tmp_path / "run/checkpoints").glob("encoders-*.pt"))
+    assert "encoders-after-000000006-step-000000004.pt" in names and "encoders-after-000000009-step-000000004.pt" in names
+    stage2 = [json.loads(line) for line in (tmp_path / "run/log.jsonl").read_text().splitlines() if '"stage": 2' in line]
+    assert [r["step"] for r in stage2] == [2, 4, 2, 4]  # stage 2 ran twice

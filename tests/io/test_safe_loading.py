@@ -83,7 +83,7 @@ def test_a_hostile_model_pt_is_refused_before_it_runs(tmp_path, writer):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("hostile", ["checkpoints/step-000000001.pt", "checkpoints/encoders-step-000000001.pt"])
+@pytest.mark.parametrize("hostile", ["checkpoints/step-000000001.pt", "checkpoints/encoders-after-000000000-step-000000001.pt"])
 def test_hostile_training_checkpoints_are_refused_on_resume(tmp_path, hostile):
     from mvaug.disentangle.trainer import Trainer
     from tests.disentangle.conftest import square_images, tiny_config
