@@ -26,7 +26,7 @@ minute), for the tests and a first look; its numbers mean nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mvaug.errors import ConfigError
@@ -164,9 +164,11 @@ def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[
 
 
 def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str, ...] = (), bank_views: str | None = None,
-                       device: str = "auto", progress: bool = True) -> None:
+                       device: str = "auto", progress: bool = True, finish: tuple[str, ...] = ()) -> None:
     """The disentangler of ``config`` (+ ``overrides``) on ``data`` in ``run`` (resumed, or skipped when finished),
-    then its content bank ``RUN/bank.npz`` of ``bank_views`` (every training camera when None)."""
+    then its content bank ``RUN/bank.npz`` of ``bank_views`` (every training camera when None). With ``finish``, stage 1
+    ends as ``overrides`` say, resumes with the ``finish`` overrides (e.g. more epochs under another loss), and stage 2
+    fits the encoders after that."""
     from mvaug.disentangle.run import run_training
     from mvaug.engine.loop import TrainRequest
     from mvaug.multiview.pipeline import build_bank
@@ -174,8 +176,11 @@ def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str
     from mvaug.multiview.views import parse_views
 
     if not (run / "model.pt").is_file():
-        resume = (run / "config.yaml").is_file()
-        run_training(TrainRequest(data, run, config, tuple(overrides), resume, device=device, progress=progress))
+        request = TrainRequest(data, run, config, tuple(overrides), (run / "config.yaml").is_file(), device=device, progress=progress)
+        if finish:  # a second call after an interruption finds stage 1 past its first end and goes on to the finish
+            run_training(request, stage="generator")
+            request = replace(request, overrides=tuple(finish), resume=True)
+        run_training(request)
     if not (run / DEFAULT_BANK_NAME).is_file():
         build_bank(run, data=data, views=parse_views(bank_views) if bank_views else None, device=device, progress=progress)
 

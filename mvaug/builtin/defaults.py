@@ -48,6 +48,9 @@ class DisentanglerRecipe:
     size: int
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     overrides: tuple[str, ...] = ()
+    finish: tuple[str, ...] = ()
+    """Overrides with which stage 1 resumes after the end ``overrides`` give it (e.g. more epochs under a sharper loss);
+    empty: one run. Stage 2 follows the finish."""
     bank_views: str | None = None
     """Views of the content bank; None = every training camera."""
 
@@ -100,7 +103,7 @@ TINY_DEFAULTS = DefaultsPlan(
                    recon_overrides=FAST.recon_overrides + ("data.views=2", "synth.inputs_per_model=1", "synth.views=2", "synth.mix=[0.0,1.0,0.0]",
                                                              "train.average_epochs=0")),
     chair_disentangler=DisentanglerRecipe("chairs-quick.yaml", data_seed=0, objects=FAST.dense_models, size=FAST.dense_size, split=FAST.dense_split,
-                                          overrides=FAST.disentangler_overrides),
+                                          overrides=FAST.disentangler_overrides, finish=("train.steps=6", "loss.recon=l1-msssim")),
     face_disentangler=DisentanglerRecipe("faces-quick.yaml", data_seed=0, objects=4, size=32, split=(0.5, 0.25, 0.25), bank_views=FACE_BANK_VIEWS,
                                          overrides=FAST.disentangler_overrides[:4] + ("train.steps=3", "train.batch_size=8", "train.encoder_steps=2", "train.checkpoint_every=3", "train.sample_every=3")),
     face_size=32,
@@ -327,9 +330,14 @@ def _disentangler(stages: _Stages, stage: str, kind: str, run: Path, data: Path,
     from mvaug.builtin.export import export_disentangler
     from mvaug.demo import train_disentangler
 
-    stages.run(stage, lambda: train_disentangler(run, data, CONFIGS / recipe.config, recipe.overrides, recipe.bank_views, device, progress))
+    stages.run(stage, lambda: train_disentangler(run, data, CONFIGS / recipe.config, recipe.overrides, recipe.bank_views, device, progress, recipe.finish))
     bank = f" --views {recipe.bank_views}" if recipe.bank_views else ""
-    training = _training(f"configs/{recipe.config}", recipe.overrides, f"mvaug train --config configs/{recipe.config} --data DIR --out RUN{{sets}} && mvaug bank build RUN --data DIR{bank}", stage)
+    train = f"mvaug train --config configs/{recipe.config} --data DIR --out RUN{{sets}}"
+    if recipe.finish:
+        train += f" --stage generator && mvaug train --data DIR --out RUN --resume{_sets(recipe.finish)}"
+    training = _training(f"configs/{recipe.config}", recipe.overrides, f"{train} && mvaug bank build RUN --data DIR{bank}", stage)
+    if recipe.finish:
+        training["finish"] = list(recipe.finish)
     stages.run(f"export-{name}", lambda: export_disentangler(run, name, kind, {"data": data_record, "training": training}, assets), lambda: _exported([name], assets))
 
 
@@ -344,9 +352,13 @@ def _evaluated(names, assets: Path) -> bool:
 def _training(config: str, overrides: tuple[str, ...], command: str, stage: str) -> dict:
     """The card's ``training``: config file, overrides, command (its ``{sets}`` becomes the overrides'
     ``--set`` options, else they go at the end), and the stage whose wall time it gets."""
-    sets = "".join(f" --set {o}" for o in overrides)
+    sets = _sets(overrides)
     command = command.format(sets=sets) if "{sets}" in command else command + sets
     return {"config": config, "overrides": list(overrides), "command": command, "stage": stage}
+
+
+def _sets(overrides: tuple[str, ...]) -> str:
+    return "".join(f" --set {o}" for o in overrides)
 
 
 def _finish_card(name: str, assets: Path, stages: _Stages, work: Path) -> dict:

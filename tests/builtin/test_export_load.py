@@ -22,6 +22,10 @@ def test_cards_describe_the_files(tiny_defaults, assets):
         assert str(tiny_defaults[0].resolve()) not in json.dumps(card)  # the work folder is written WORK/...
     assert "/" not in cards["face-mvfnet"]["config"]["data"]["root"]  # the training folder's name only
     assert cards["face-mvfnet"]["metrics"]["heldout"]["command"].endswith(f"--refine-steps {TINY_DEFAULTS.face_refine_steps}")
+    finish = TINY_DEFAULTS.chair_disentangler.finish  # stage 1 resumed with these, as the card's command says
+    assert cards["chair-disentangler"]["training"]["finish"] == list(finish)
+    assert f"--stage generator && mvaug train --data DIR --out RUN --resume --set {finish[0]} --set {finish[1]} && mvaug bank build" in cards["chair-disentangler"]["training"]["command"]
+    assert cards["chair-disentangler"]["config"]["loss"]["recon"] == "l1-msssim" and cards["chair-disentangler"]["config"]["train"]["steps"] == 6
     pix2vox = torch.load(tiny_defaults[0] / "runs" / "pix2vox" / "best.pt", weights_only=True)
     expected = sum(t.numel() for key in ("encoder_state_dict", "decoder_state_dict", "merger_state_dict") for t in pix2vox[key].values())
     assert cards["chair-pix2vox"]["parameters"] == expected
