@@ -49,9 +49,9 @@ def test_a_disentangler_with_a_finish_resumes_to_the_weights_of_an_uninterrupted
 
     import torch
 
+    from mvaug.demo import train_disentangler
     from mvaug.disentangle.run import run_training
     from mvaug.disentangle.trainer import load_run_checkpoint
-    from mvaug.demo import train_disentangler
     from mvaug.engine.loop import TrainRequest
     from tests.conftest import single_thread
     from tests.disentangle.test_trainer import _config_file, _image_folder
