@@ -133,7 +133,8 @@ def _objects(config: ExperimentConfig, images: ImageSet) -> torch.Tensor | None:
 
 
 class LatentOptimisation(TrainingTask):
-    """Stage 1 (Eq. 5): w_P L_P + w_IB L_IB + w_ID L_ID over generator, fusion and the per-image embeddings."""
+    """Stage 1 (Eq. 5): w_P L_P + w_IB L_IB + w_ID L_ID over generator, fusion and the per-image embeddings
+    (+ the optional adversarial term of :mod:`mvaug.disentangle.adversarial`, whose discriminator steps after each step)."""
 
     label = "stage 1"
     postfix_keys = ("total", "perceptual", "ib", "id", "adv")
