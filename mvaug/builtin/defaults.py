@@ -91,7 +91,7 @@ class DefaultsPlan:
     mvfnet_overrides: tuple[str, ...] = ()
     heldout_chairs: int = 48
     """Held-out chairs of the chair cards' metrics (16 until the sixteenth session, too few: their generated-view ranking
-    of two models disagreed in sign with 64 fresh chairs'); about 9 s each."""
+    of two models disagreed in sign with 64 fresh chairs'); about 80 s for 48 on 2 cores."""
     heldout_faces: int = 16
     face_refine_steps: int = 100
     """Test-time refinement of the face card's evaluation, as ``mvaug reconstruct --kind face`` refines by default
