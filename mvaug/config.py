@@ -243,7 +243,8 @@ def resolve_run_config(
     cls: type[T], config_path: str | os.PathLike | None, overrides: list[str], run_dir: Path, resume: bool, extra: dict | None = None
 ) -> T:
     """A training run's config: the run's own config.yaml when resuming, else ``config_path`` (else the
-    defaults); then ``extra`` and the ``--set key=value`` ``overrides``. Errors name the file."""
+    defaults); then ``extra`` and the ``--set key=value`` ``overrides``. Errors name the file, or ``--set`` when the
+    file alone is valid."""
     saved = Path(run_dir) / "config.yaml"
     source = saved if resume and saved.is_file() else (Path(config_path) if config_path is not None else None)
     data = read_yaml(source) if source is not None else {}
@@ -253,4 +254,14 @@ def resolve_run_config(
     try:
         return load_config(cls, merged(_without_partners_of(cls, data, given), given))
     except ConfigError as err:
+        if overrides and _loads(cls, merged(data, extra or {})):  # the file is fine: a --set value is at fault
+            raise ConfigError(f"--set: {err.message}") from None
         raise ConfigError(err.message, err.path or source) from None
+
+
+def _loads(cls: type, data: dict) -> bool:
+    try:
+        load_config(cls, data)
+    except ConfigError:
+        return False
+    return True

@@ -112,3 +112,17 @@ def test_partial_section_keeps_the_fields_own_defaults():
     """Overriding one key of a nested section must not reset its siblings to the class defaults."""
     cfg = load_config(WithDefaults, {"content": {"end": 9.0}})
     assert cfg.content == Capacity(gamma=1.0, end=9.0)
+
+
+def test_a_bad_set_value_is_blamed_on_set_and_a_bad_file_on_the_file(tmp_path):
+    from mvaug.config import resolve_run_config
+
+    good = _write(tmp_path, "steps: 5\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_run_config(Experiment, good, ["steps=0"], tmp_path / "run", resume=False)
+    assert str(info.value) == "--set: steps must be at least 1, got 0" and str(good) not in str(info.value)
+    bad = _write(tmp_path, "steps: 0\n")
+    with pytest.raises(ConfigError, match="steps must be at least 1") as info:
+        resolve_run_config(Experiment, bad, ["name=x"], tmp_path / "run", resume=False)
+    assert str(info.value).startswith(str(bad))
+    assert resolve_run_config(Experiment, bad, ["steps=3"], tmp_path / "run", resume=False).steps == 3  # a --set mends the file
