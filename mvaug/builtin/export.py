@@ -73,7 +73,8 @@ def export_pix2vox(checkpoint: str | os.PathLike, name: str, card_extra: dict | 
         raise DataError(f"not an {CHECKPOINT_FORMAT} checkpoint of mvaug train-recon", file)
     folder = assets or assets_dir()
     weights = folder / f"{name}{WEIGHTS_SUFFIX}"
-    counts = write_payload_file(weights, payload, TRAINING_STATE)
+    shipped = {**payload, "config": _training_paths_as_names(payload["config"], ("synth", "run"), ("synth", "bank"))}
+    counts = write_payload_file(weights, shipped, TRAINING_STATE)
     variant = payload["config"]["model"]["variant"]
     card = _card(name, payload["kind"], "reconstructor", f"Pix2Vox-{variant}", f"voxel grid (32^3) of a {payload['kind']} from one or more images (mvaug reconstruct)",
                  payload, weights, counts, file, card_extra)
@@ -89,9 +90,8 @@ def export_mvfnet(checkpoint: str | os.PathLike, name: str, card_extra: dict | N
 
     file = find_face_checkpoint(checkpoint)
     payload = read_face_payload(file, "cpu")
-    data = (payload.get("config") or {}).get("data") or {}
-    if data.get("root"):  # training-only, and a path of the training machine: keep the folder's name
-        data["root"] = Path(data["root"]).name
+    if payload.get("config"):
+        payload["config"] = _training_paths_as_names(payload["config"], ("data", "root"))
     folder = assets or assets_dir()
     weights = folder / f"{name}{WEIGHTS_SUFFIX}"
     counts = write_payload_file(weights, payload, TRAINING_STATE)
@@ -113,6 +113,17 @@ def git_commit(repo: Path | None = None) -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+dirty" if dirty else "")
+
+
+def _training_paths_as_names(config: dict, *keys: tuple[str, str]) -> dict:
+    """``config`` with the training-only paths at ``(section, key)`` (folders of the training machine: the data, the
+    disentangler run that generated views) reduced to the folder's name; ``builtin:`` references stay."""
+    out = {section: dict(values) if isinstance(values, dict) else values for section, values in config.items()}
+    for section, key in keys:
+        value = (out.get(section) or {}).get(key)
+        if isinstance(value, str) and value and not value.startswith("builtin:"):
+            out[section][key] = Path(value).name
+    return out
 
 
 def _shipped_fingerprint(weights: Path) -> str:
