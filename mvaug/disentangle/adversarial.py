@@ -14,6 +14,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from mvaug.disentangle.config import AdversarialConfig
 from mvaug.engine.distributed import DistributedContext, wrap_ddp
+from mvaug.engine.optimizer import adam
 from mvaug.engine.precision import autocast
 
 
@@ -53,7 +54,7 @@ class Adversary:
             torch.manual_seed(seed)
             self.network = PatchDiscriminator(config.channels).to(device)
         self.train_forward = wrap_ddp(self.network, device, dist)
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr, betas=betas)
+        self.optimizer = adam({"discriminator": self.network.parameters()}, config.lr, betas)
 
     def active(self, step: int) -> bool:
         """Whether the term counts at stage-1 step ``step`` (0-based: the step being computed)."""
