@@ -108,7 +108,7 @@ def _train_face(o: TrainReconOptions) -> str:
     return f"run {face.run_dir}: step {face.step}; best validation vertex RMSE {best}"
 
 
-def _refine_steps(steps: int | None) -> int:
+def refine_steps_or_default(steps: int | None) -> int:
     """The refinement steps of a command that generates views: as given, else :data:`~mvaug.multiview.synthesizer.CLI_REFINE_STEPS`."""
     from mvaug.multiview.synthesizer import CLI_REFINE_STEPS
 
@@ -123,7 +123,7 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
     if o.generate:
         from mvaug.multiview.synthesizer import generate_around
 
-        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, _refine_steps(o.refine_steps))
+        generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, refine_steps_or_default(o.refine_steps))
     result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout)
     return f"{result.occupied} voxels >= {o.threshold}; wrote " + ", ".join(str(p) for p in result.paths.values())
 
@@ -137,7 +137,7 @@ def _reconstruct_face(o: ReconstructOptions) -> str:
         if len(views) != 2:
             raise ConfigError(f"--views {o.views!r}: expected two bank views, LEFT,RIGHT")
     face = run_face_reconstruct(list(o.images), o.recon, o.run, o.bank, o.out, views, o.device, face_crop=o.face_crop, overwrite=o.overwrite,
-                                refine_steps=_refine_steps(o.refine_steps))
+                                refine_steps=refine_steps_or_default(o.refine_steps))
     return f"wrote {face.obj}, {face.png}, {face.json}"
 
 
@@ -146,7 +146,7 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
     from mvaug.evaluate.reconstruction_report import format_report
 
     config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from,
-                             refine_steps=_refine_steps(o.refine_steps))
+                             refine_steps=refine_steps_or_default(o.refine_steps))
     summary = evaluate_reconstruction(o.data, o.recon, o.run, o.out, config, o.bank, o.device, o.workers)
     return format_report(summary, config).split("\n\nAll thresholds")[0]
 
@@ -157,7 +157,7 @@ def _evaluate_face(o: EvaluateOptions) -> str:
     if o.retrieve_from is not None:
         raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
     return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device,
-                                             refine_steps=_refine_steps(o.refine_steps)))
+                                             refine_steps=refine_steps_or_default(o.refine_steps)))
 
 
 KINDS = {

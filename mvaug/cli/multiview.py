@@ -78,18 +78,19 @@ def generate(images, run, bank_path, views, out, batch_size, device, quiet) -> N
 @click.option("--distance", default="auto", show_default=True, type=click.Choice(["auto", "ssim", "l1"]), help="auto: LPIPS when its weights are on disk, else 1-SSIM.")
 @click.option("--out", type=click.Path(file_okay=False), help="Report folder [RUN/eval-generate].")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
-@click.option("--refine-steps", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Steps of test-time optimisation of each input's codes before its views are generated; the refined style also "
-                   "picks the nearest training image (0: the encoders' codes).")
+@click.option("--refine-steps", type=click.IntRange(min=0),
+              help="Steps of test-time optimisation of each input's codes before its views are generated, as evaluate and reconstruct "
+                   "do; the refined style also picks the nearest training image (0: the encoders' codes) [100].")
 @click.option("--device", default="auto", show_default=True, type=DEVICE)
 def eval_generate(run, data, split, held_out, bank_path, input_view, distance, out, seed, refine_steps, device) -> None:
     """Generated views of held-out objects vs their real renders, with two baselines."""
     from pathlib import Path
 
     from mvaug.evaluate.generation import evaluate_generation, format_generation_table
+    from mvaug.kinds import refine_steps_or_default
 
     out = out or str(Path(run) / "eval-generate")
     summary = evaluate_generation(run, data, out, bank_path, split, input_view, distance, device=device, held_out=held_out, seed=seed,
-                                  refine_steps=refine_steps)
+                                  refine_steps=refine_steps_or_default(refine_steps))
     click.echo(format_generation_table(summary))
     click.echo(f"report: {Path(out) / 'report.md'}")

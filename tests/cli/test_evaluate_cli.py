@@ -50,8 +50,8 @@ def test_face_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkey
 
 
 def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monkeypatch):
-    """Without --refine-steps the chair commands pass CLI_REFINE_STEPS on; --refine-steps 0 turns refinement off."""
-    from mvaug.evaluate import reconstruction
+    """Without --refine-steps the chair commands (eval-generate too) pass CLI_REFINE_STEPS on; --refine-steps 0 turns refinement off."""
+    from mvaug.evaluate import generation, reconstruction
     from mvaug.multiview import synthesizer
     from mvaug.recon import reconstruct
 
@@ -59,7 +59,10 @@ def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monke
     monkeypatch.setattr(synthesizer, "generate_around", lambda *args, **kwargs: seen.append(("generate", args[6])) or None)
     monkeypatch.setattr(reconstruct, "run_reconstruct", lambda *args, **kwargs: None)  # the command stops at its result
     monkeypatch.setattr(reconstruction, "evaluate_reconstruction", lambda *args, **kwargs: seen.append(("evaluate", args[4].refine_steps)))
+    monkeypatch.setattr(generation, "evaluate_generation", lambda *args, **kwargs: seen.append(("eval-generate", kwargs["refine_steps"])))
+    monkeypatch.setattr(generation, "format_generation_table", lambda summary: "")
     for extra, steps in (([], synthesizer.CLI_REFINE_STEPS), (["--refine-steps", "0"], 0)):
         CliRunner().invoke(cli, ["reconstruct", str(tmp_path / "chair.png"), "--out", str(tmp_path / "o"), "--generate", "2", *extra])
         CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), *extra])
-        assert seen[-2:] == [("generate", steps), ("evaluate", steps)]
+        CliRunner().invoke(cli, ["eval-generate", "d", "--data", str(tmp_path), *extra])
+        assert seen[-3:] == [("generate", steps), ("evaluate", steps), ("eval-generate", steps)]
