@@ -138,11 +138,19 @@ class FaceTrainConfig:
     log_every: int = 25
     val_every: int = 250
     """Steps between validations on ``data.val_split``; a lower validation vertex RMSE replaces ``best.pt``."""
+    average_last: int = 0
+    """Stochastic weight averaging: the mean of the networks at the last N validations (the multiples of ``val_every``
+    from ``steps - (N - 1) * val_every`` on) is validated after the last step and becomes best.pt (0: best.pt is the
+    best validation's network)."""
     precision: Precision = "auto"
     """bf16 autocast or fp32 for the network's forward pass (the losses stay fp32); auto = bf16 where native (:mod:`mvaug.engine.precision`)."""
 
     def __post_init__(self) -> None:
         require_at_least(self, 1, "steps", "batch_size", "checkpoint_every", "log_every", "val_every")
+        require_at_least(self, 0, "average_last")
+        if self.average_last and (self.steps % self.val_every or self.average_last * self.val_every > self.steps):
+            raise ValueError(f"average_last ({self.average_last}) needs steps ({self.steps}) to be a multiple of val_every ({self.val_every}) "
+                             f"and at least {self.average_last} of them")
 
 
 @dataclass

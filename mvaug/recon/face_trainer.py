@@ -38,7 +38,7 @@ from mvfnet import MVFNet, MVFNetConfig, checkpoint_payload, model_from_payload,
 from mvfnet.checkpoint import CheckpointError
 
 from mvaug.config import config_to_dict, load_config
-from mvaug.engine.loop import RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, TrainRequest, TrainResult, every
+from mvaug.engine.loop import NEVER, RunFolderTrainer, Schedule, TrainingLoop, TrainingTask, TrainRequest, TrainResult, every
 from mvaug.engine.optimizer import adam
 from mvaug.engine.precision import autocast, resolve_precision
 from mvaug.engine.seeding import batch_indices
@@ -148,7 +148,9 @@ class FaceReconTrainer(RunFolderTrainer, TrainingTask):
         opt, train = config.optim, config.train
         optimizer = adam(self.model.param_groups(), opt.lr, opt.betas, opt.weight_decay)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=opt.milestones, gamma=opt.gamma)  # milestones in steps
-        schedule = Schedule(train.steps, log=every(train.log_every), checkpoint=every(train.checkpoint_every), validate=every(train.val_every))
+        schedule = Schedule(train.steps, log=every(train.log_every), checkpoint=every(train.checkpoint_every), validate=every(train.val_every),
+                            average=every(train.val_every, at_end=False) if train.average_last else NEVER,
+                            average_after=train.steps - train.average_last * train.val_every)
         self.loop = TrainingLoop(self, schedule, optimizer, device, self.paths, scheduler, progress=self.progress)
 
     @property

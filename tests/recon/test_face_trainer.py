@@ -95,6 +95,21 @@ def test_a_used_run_folder_needs_resume_and_a_changed_model_is_refused(tiny_face
         wider.start(resume=True)
 
 
+def test_with_average_last_best_pt_is_the_mean_of_the_last_validations_networks(tiny_faces, tmp_path):
+    trainer = make_trainer(tiny_faces, tmp_path / "run", steps=3, average_last=2)
+    trainer.start(resume=False)
+    trainer.train()
+    steps = [torch.load(tmp_path / f"run/checkpoints/step-00000000{s}.pt", weights_only=True)["network"]["model"] for s in (2, 3)]
+    best = torch.load(tmp_path / "run/best.pt", weights_only=True)
+    for key, value in best["network"]["model"].items():
+        if value.is_floating_point():  # weights and BatchNorm statistics, by hand
+            torch.testing.assert_close(value, (steps[0][key] + steps[1][key]) / 2, rtol=0, atol=1e-6, msg=key)
+    assert any(not torch.equal(steps[0][k], steps[1][k]) for k in steps[0])  # the two networks differ, so the mean is neither
+    assert best["val"]["averaged"] == 2 and best["step"] == 3
+    with pytest.raises(ConfigError, match="average_last .3. needs steps .4. to be a multiple of val_every .2. and at least 3"):
+        load_config(FaceReconConfig, {"train": {"steps": 4, "val_every": 2, "average_last": 3}})
+
+
 class Oracle(torch.nn.Module):
     """Returns the true coefficients and poses of the validation triplets, optionally disturbed."""
 
