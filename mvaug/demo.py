@@ -164,9 +164,10 @@ def pix2vox_overrides(plan: DemoPlan, augment_from: str | Path | None) -> tuple[
 
 
 def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str, ...] = (), bank_views: str | None = None,
-                       device: str = "auto", progress: bool = True, finish: tuple[str, ...] = ()) -> None:
+                       device: str = "auto", progress: bool = True, finish: tuple[str, ...] = (), bank_neighbours: int = 0) -> None:
     """The disentangler of ``config`` (+ ``overrides``) on ``data`` in ``run`` (resumed, or skipped when finished),
-    then its content bank ``RUN/bank.npz`` of ``bank_views`` (every training camera when None). With ``finish``, stage 1
+    then its content bank ``RUN/bank.npz`` of ``bank_views`` (every training camera when None) with ``bank_neighbours``
+    style neighbours. With ``finish``, stage 1
     ends as ``overrides`` say, resumes with the ``finish`` overrides (e.g. more epochs under another loss), and stage 2
     fits the encoders after that."""
     from mvaug.disentangle.run import run_training
@@ -182,7 +183,7 @@ def train_disentangler(run: Path, data: Path, config: Path, overrides: tuple[str
             request = replace(request, overrides=tuple(finish), resume=True)
         run_training(request)
     if not (run / DEFAULT_BANK_NAME).is_file():
-        build_bank(run, data=data, views=parse_views(bank_views) if bank_views else None, device=device, progress=progress)
+        build_bank(run, data=data, views=parse_views(bank_views) if bank_views else None, device=device, progress=progress, neighbours=bank_neighbours)
 
 
 def _builtin_demo(out: Path, plan: DemoPlan, models: int, workers: int, seed: int, progress: bool) -> DemoResult:

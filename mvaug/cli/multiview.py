@@ -20,15 +20,20 @@ def bank() -> None:
 @click.option("--tolerance", type=float, help="Degrees within which a training camera counts as the view [0.5 on a grid, else 15].")
 @click.option("--exemplar", "exemplars", multiple=True, metavar="NAME=IMAGE", help="Build from exemplar images instead (repeat).")
 @click.option("--nearest/--encode", default=True, show_default=True, help="Exemplars: nearest learned content code, or E_c's code as it is.")
+@click.option("--neighbours", default=0, show_default=True, type=click.IntRange(min=0),
+              help="--data: also keep every training object's style and codes, so that a view of an unseen object is drawn with the "
+                   "median content of the N training objects nearest to its style (0: the median over all objects, as the paper).")
 @click.option("--device", default="auto", show_default=True, type=DEVICE)
-def bank_build(run, data, out, views, tolerance, exemplars, nearest, device) -> None:
+def bank_build(run, data, out, views, tolerance, exemplars, nearest, neighbours, device) -> None:
     """Build the content bank of RUN from view-labelled data (--data) or exemplar images (--exemplar)."""
     from mvaug.multiview.pipeline import build_bank
     from mvaug.multiview.views import parse_views
 
-    built, path = build_bank(run, out, data, parse_views(views), tolerance, list(exemplars), nearest, device)
+    built, path = build_bank(run, out, data, parse_views(views), tolerance, list(exemplars), nearest, device, neighbours=neighbours)
     counts = [e.count for e in built.entries if e.source == "mean"]
     detail = f", {min(counts)}-{max(counts)} training images per view" if counts else " from exemplars"
+    if built.neighbours is not None:
+        detail += f", codes of {built.neighbours.styles.shape[0]} objects for {built.neighbours.k} style neighbours"
     click.echo(f"wrote {path}: {len(built.entries)} views{detail}")
 
 

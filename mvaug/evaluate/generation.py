@@ -5,8 +5,8 @@ v with a real render of that object at v's camera, three images are compared wit
 
 * ``generated``: G(E_s(input), c_v);
 * ``input``: the input itself, unchanged (baseline a: what a reconstructor gets without synthesis);
-* ``nearest-train``: the training image at v whose learned style code is nearest to E_s(input) (refined, as
-  the generated views' style, with ``refine_steps``)
+* ``nearest-train``: the training image at v whose style code (learned, or E_s(x) for runs without learned codes,
+  such as the built-in models) is nearest to E_s(input) (refined, as the generated views' style, with ``refine_steps``)
   (baseline b: retrieval instead of synthesis).
 
 The distance is LPIPS when its backbone weights are on disk, else 1 - SSIM (named in the report).
@@ -72,13 +72,12 @@ def evaluate_generation(
     from mvaug.evaluate.disentangle_metrics import silhouette_iou
     from mvaug.evaluate.image_distance import distance_by_name
     from mvaug.io.outputs import check_output_folder
+    from mvaug.multiview.bank import training_codes
     from mvaug.multiview.synthesizer import MultiViewSynthesizer
 
     check_output_folder(out, _is_generation_report, "a report folder of 'mvaug eval-generate'")
     synth = MultiViewSynthesizer.from_run(run, bank, resolve_device(device), refine_steps)
     model = synth.model
-    if model.style_embeddings is None:
-        raise DataError("the nearest-training-image baseline needs learned style codes; this run used amortised encoders", run)
     held_out_root = data if held_out is None else held_out
     objects = _held_out_objects(held_out_root, split, model.image_size)
     if not objects:
@@ -87,8 +86,7 @@ def evaluate_generation(
     train = load_image_set(data, model.image_size, cfg.kind, cfg.split, cfg.limit, progress)
     if train.kind != "shapenet":
         raise DataError("eval-generate needs the ShapeNet layout with cameras (real or synthetic)", data)
-    if model.style_embeddings.shape[0] != len(train):
-        raise DataError(f"the run learned codes for {model.style_embeddings.shape[0]} images, --data's {cfg.split} split holds {len(train)}", data)
+    train_styles, _ = training_codes(model, train)  # (N, d_s): learned, or E_s(x) for runs without learned codes (built-in models)
     trained_on = {Path(name).parent.resolve() for name in train.names}
     seen = [obj.name for obj in objects if obj.folder.resolve() in trained_on]
     if seen:
@@ -110,7 +108,7 @@ def evaluate_generation(
         matched = []
         for k, view in enumerate(views):
             real = nearest_camera(obj.cameras, view, tolerance)
-            retrieved = _nearest_training_image(model.style_embeddings, style[0], train_cameras, view, tolerance)
+            retrieved = _nearest_training_image(train_styles, style[0], train_cameras, view, tolerance)
             if real is None or retrieved is None:
                 continue
             matched.append((k, view, real, retrieved))

@@ -29,13 +29,20 @@ def build_bank(
     nearest: bool = True,
     device: str = "auto",
     progress: bool = True,
+    neighbours: int = 0,
 ) -> tuple[ContentBank, Path]:
-    """Build a bank from the run's view-labelled training data (``data``) or from ``exemplars`` ('NAME=IMAGE').
+    """Build a bank from the run's view-labelled training data (``data``) or from ``exemplars`` ('NAME=IMAGE');
+    from data it keeps ``neighbours`` style neighbours (0: none; see :class:`~mvaug.multiview.bank.StyleNeighbours`).
 
     ``out`` may replace an earlier bank, never an input or another kind of file."""
     from mvaug.disentangle.trained import TrainedDisentangler
     from mvaug.engine.device import resolve_device
 
+    from mvaug.io.assets import builtin_name
+
+    builtin = builtin_name(run) is not None
+    if out is None and builtin:
+        raise ConfigError(f"{run} is a built-in model, with no run folder to hold its bank: name the bank file with --out")
     out = Path(out) if out is not None else Path(run) / DEFAULT_BANK_NAME
     pairs = dict(_parse_exemplar(e) for e in exemplars)
     _check_bank_output(out, [*_run_files(run), *pairs.values()])
@@ -50,9 +57,11 @@ def build_bank(
 
         cfg = model.config.data
         images = load_image_set(data, model.image_size, cfg.kind, cfg.split, cfg.limit, progress)
-        bank = build_bank_from_cameras(model, images, views, tolerance)
+        bank = build_bank_from_cameras(model, images, views, tolerance, neighbours)
     else:
         raise ConfigError("give --data (the run's view-labelled training data) or --exemplar NAME=IMAGE")
+    if builtin:
+        bank.run = str(run)  # not the path of the installed weights file
     bank.save(out)
     return bank, out
 
@@ -99,11 +108,11 @@ def bank_sheet(run: str | os.PathLike, bank: str | os.PathLike | None, out: str 
     if model.style_embeddings is None:
         raise ConfigError("bank show needs learned style codes; this run was trained with amortised encoders")
     chosen = torch.linspace(0, model.style_embeddings.shape[0] - 1, styles).round().long()
-    views, codes = synth.bank.select(None)
     rows, captions = [], []
     for index in chosen.tolist():
-        style = model.style_embeddings[index : index + 1].expand(codes.shape[0], -1)
-        rows.append(to_uint8(model.generate(style, codes)))
+        style = model.style_embeddings[index : index + 1]
+        views, codes = synth.bank.content_for(style, None)  # (1, V, d_c): what generation draws for this style
+        rows.append(to_uint8(model.generate(style.expand(codes.shape[1], -1), codes[0])))
         captions.append([v.name for v in views])
     write_png(out, captioned_grid(rows, captions, [f"style of training image {i}" for i in chosen.tolist()]))
     return Path(out)

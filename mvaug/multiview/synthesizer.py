@@ -1,4 +1,5 @@
-"""Multi-view synthesis from one image (paper Section 5): x_v = G(E_s(x), c_v) for every bank view v."""
+"""Multi-view synthesis from one image (paper Section 5): x_v = G(E_s(x), c_v) for every bank view v, with c_v the
+bank's code or, when the bank keeps style neighbours, the mean code of the training objects nearest to E_s(x)."""
 
 from __future__ import annotations
 
@@ -66,11 +67,12 @@ class MultiViewSynthesizer:
 
     @torch.no_grad()
     def generate_from_style(self, style: torch.Tensor, views: list[View] | None = None, chunk: int = 64) -> tuple[list[View], torch.Tensor]:
-        """styles (B, d_s) -> the chosen views and their images (B, V, 3, S, S), as :meth:`generate_batch`."""
-        views, codes = self.bank.select(views)  # codes (V, d_c)
-        batch, count = style.shape[0], codes.shape[0]
+        """styles (B, d_s) -> the chosen views and their images (B, V, 3, S, S), as :meth:`generate_batch`; each style's
+        content codes come from the bank (its style neighbours' when it keeps them)."""
+        views, content = self.bank.content_for(style, views)  # content (B, V, d_c)
+        batch, count = content.shape[:2]
         style = style[:, None].expand(batch, count, -1).reshape(batch * count, -1)
-        content = codes.to(style.device)[None].expand(batch, count, -1).reshape(batch * count, -1)
+        content = content.reshape(batch * count, -1)
         out = torch.cat([self.model.generate(style[k : k + chunk], content[k : k + chunk]) for k in range(0, len(style), chunk)])  # (B * V, 3, S, S)
         return views, out.view(batch, count, *out.shape[1:])
 

@@ -11,6 +11,7 @@ import torch
 from mvaug.builtin.defaults import TINY_DEFAULTS
 from mvaug.io.assets import list_builtin, read_card, verify
 from mvaug.errors import DataError
+from mvaug.multiview.bank import ContentBank
 
 
 def test_cards_describe_the_files(tiny_defaults, assets):
@@ -28,6 +29,9 @@ def test_cards_describe_the_files(tiny_defaults, assets):
     assert cards["chair-disentangler"]["training"]["finish"] == list(finish)
     assert f"--stage generator && mvaug train --data DIR --out RUN --resume --set {finish[0]} --set {finish[1]} && mvaug bank build" in cards["chair-disentangler"]["training"]["command"]
     assert cards["chair-disentangler"]["config"]["loss"]["recon"] == "l1-msssim" and cards["chair-disentangler"]["config"]["train"]["steps"] == 6
+    assert cards["chair-disentangler"]["training"]["command"].endswith("mvaug bank build RUN --data DIR --neighbours 1")  # the recipe's style neighbours
+    assert ContentBank.load(assets / cards["chair-disentangler"]["files"]["bank"]["file"]).neighbours.k == 1  # shipped with the bank
+    assert ContentBank.load(assets / cards["face-disentangler"]["files"]["bank"]["file"]).neighbours is None
     pix2vox = torch.load(tiny_defaults[0] / "runs" / "pix2vox" / "best.pt", weights_only=True)
     expected = sum(t.numel() for key in ("encoder_state_dict", "decoder_state_dict", "merger_state_dict") for t in pix2vox[key].values())
     assert cards["chair-pix2vox"]["parameters"] == expected

@@ -57,3 +57,21 @@ def test_bank_build_needs_data_or_exemplars(tiny_run, tmp_path):
     assert result.exit_code == 2 and "--data" in result.output and "--exemplar" in result.output
     bad = CliRunner().invoke(cli, ["bank", "build", str(tiny_run), "--exemplar", "front"])
     assert bad.exit_code == 2 and "NAME=IMAGE" in bad.output
+
+
+def test_bank_build_of_a_builtin_model_needs_out_keeps_its_name_and_neighbours(dense_chairs, tmp_path):
+    from mvaug.multiview.bank import ContentBank
+    from mvaug.multiview.synthesizer import MultiViewSynthesizer
+
+    args = ["bank", "build", "builtin:chair-disentangler", "--data", str(dense_chairs), "--device", "cpu"]
+    nowhere = CliRunner().invoke(cli, args)
+    assert nowhere.exit_code == 2 and "--out" in nowhere.output
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "b.npz"), "--neighbours", "1"])
+    assert result.exit_code == 0, result.output
+    assert "codes of 2 objects for 1 style neighbours" in result.output  # the built-in model has no learned codes: encoded
+    bank = ContentBank.load(tmp_path / "b.npz")
+    assert bank.run == "builtin:chair-disentangler" and bank.neighbours.k == 1
+    assert MultiViewSynthesizer.from_run("builtin:chair-disentangler", tmp_path / "b.npz").bank.neighbours is not None
+    plain = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "plain.npz"), "--neighbours", "0"])
+    assert plain.exit_code == 0 and "neighbours" not in plain.output
+    assert ContentBank.load(tmp_path / "plain.npz").neighbours is None

@@ -27,6 +27,22 @@ def test_batched_generation_equals_one_generator_call_per_view(synth, dense_chai
             assert torch.allclose(out[b, v], expected, atol=1e-5)
 
 
+def test_with_style_neighbours_each_style_draws_its_own_codes(synth, dense_chairs):
+    from mvaug.multiview.bank import build_bank_from_cameras
+
+    train = load_image_set(dense_chairs, 32, progress=False)
+    near = dataclasses.replace(synth, bank=build_bank_from_cameras(synth.model, train, neighbours=1))
+    styles = near.bank.neighbours.styles  # (2, d_s): the two training chairs' styles, each its own nearest neighbour
+    views, out = near.generate_from_style(styles, [View("az000_el20"), View("az348_el20")])
+    names = [e.view.name for e in near.bank.entries]
+    rows = [names.index("az000_el20"), names.index("az348_el20")]
+    for b in range(2):
+        for v in range(2):
+            expected = synth.model.generator(styles[b : b + 1], near.bank.neighbours.codes[b, rows[v]][None])[0]
+            assert torch.allclose(out[b, v], expected, atol=1e-5)
+    assert not torch.allclose(out[0, 0], synth.model.generator(styles[:1], near.bank.codes[rows[0]][None])[0], atol=1e-3)  # not the median's
+
+
 def test_generate_from_a_file_returns_pil_images(synth, dense_chairs):
     path = next((dense_chairs / "ShapeNetRendering").rglob("05.png"))
     pictures = synth.generate(path, ["az000_el20", "az023_el20"])
