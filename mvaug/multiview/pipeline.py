@@ -37,9 +37,10 @@ def build_bank(
     ``out`` may replace an earlier bank, never an input or another kind of file."""
     from mvaug.disentangle.trained import TrainedDisentangler
     from mvaug.engine.device import resolve_device
-
     from mvaug.io.assets import builtin_name
 
+    if neighbours and exemplars:
+        raise ConfigError("style neighbours come from view-labelled training data (--data), not from exemplars: drop --neighbours")
     builtin = builtin_name(run) is not None
     if out is None and builtin:
         raise ConfigError(f"{run} is a built-in model, with no run folder to hold its bank: name the bank file with --out")

@@ -57,6 +57,8 @@ def test_bank_build_needs_data_or_exemplars(tiny_run, tmp_path):
     assert result.exit_code == 2 and "--data" in result.output and "--exemplar" in result.output
     bad = CliRunner().invoke(cli, ["bank", "build", str(tiny_run), "--exemplar", "front"])
     assert bad.exit_code == 2 and "NAME=IMAGE" in bad.output
+    both = CliRunner().invoke(cli, ["bank", "build", str(tiny_run), "--exemplar", "front=a.png", "--neighbours", "3", "--out", str(tmp_path / "b.npz")])
+    assert both.exit_code == 2 and "drop --neighbours" in both.output
 
 
 def test_bank_build_of_a_builtin_model_needs_out_keeps_its_name_and_neighbours(dense_chairs, tmp_path):
