@@ -255,8 +255,7 @@ def build_bank_from_cameras(model, images, views: list[View] | None = None, tole
         rows.append(model.project_content(robust_mean(projected[members])[None])[0])
         entries.append(BankEntry(view, "mean", count=int(near.sum())))
     found = _style_neighbours(model, images, styles, projected, cameras, [e.view for e in entries], tolerance, neighbours) if neighbours else None
-    notes = {"tolerance_deg": tolerance} | ({"neighbour_objects": found.styles.shape[0]} if found is not None else {})
-    return ContentBank(entries, torch.stack(rows).cpu(), str(model.run_dir), model.fingerprint, model.content_norm, notes, found)
+    return ContentBank(entries, torch.stack(rows).cpu(), str(model.run_dir), model.fingerprint, model.content_norm, {"tolerance_deg": tolerance}, found)
 
 
 def _style_neighbours(model, images, styles, projected, cameras: np.ndarray, views: list[View], tolerance: float, k: int) -> StyleNeighbours:
