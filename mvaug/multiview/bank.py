@@ -76,7 +76,7 @@ class StyleNeighbours:
 
         styles = self.styles.to(style)
         nearest = torch.cdist(style, styles).topk(self.k, dim=1, largest=False).indices  # (B, k)
-        codes = self.codes[:, rows].to(style)[nearest].transpose(1, 2)  # (B, V', k, d_c)
+        codes = self.codes[nearest.cpu()][:, :, rows].to(style).transpose(1, 2)  # (B, V', k, d_c): only the neighbours' rows are copied
         out = robust_mean(codes)  # (B, V', d_c)
         return normalize_content(out.flatten(0, 1), content_norm).view_as(out)
 
