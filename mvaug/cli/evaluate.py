@@ -57,13 +57,14 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
 def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, retrieve_from, refine_steps, device, kind) -> None:
     """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
 
-    `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools.
+    `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools; `mvaug evaluate pool REPORT...`
+    pools reports over test sets and training seeds.
     """
     if ctx.invoked_subcommand is not None:
         return
     missing = [name for name, value in (("--data", data), ("--recon", recon), ("--run", run), ("--out", out)) if value is None]
     if missing:
-        raise click.UsageError(f"missing {', '.join(missing)} (or use a subcommand: mvaug evaluate voxels PRED GT)")
+        raise click.UsageError(f"missing {', '.join(missing)} (or use a subcommand: mvaug evaluate voxels PRED GT, mvaug evaluate pool REPORT...)")
     from pathlib import Path
 
     options = EvaluateOptions(data=data, recon=recon, run=run, out=out, bank=bank_path, split=split, limit=limit, device=device,
@@ -71,3 +72,29 @@ def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, li
                               refine_steps=refine_steps)
     click.echo(get_kind(kind).evaluate(options))
     click.echo(f"\nreport: {Path(out) / 'report.md'}")
+
+
+@click.command("pool")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--against", multiple=True, type=click.Path(file_okay=False),
+              help="A report of a second configuration (B, e.g. the baseline network's) on the same test sets; repeat per report.")
+@click.option("--threshold", default=0.3, show_default=True, help="IoU threshold of the tables and differences.")
+@click.option("--bootstrap", default=10000, show_default=True, type=click.IntRange(min=100), help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap intervals.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the tables to this Markdown file, and their numbers to its .json.")
+def pool(reports, against, threshold, bootstrap, seed, out) -> None:
+    """Pool `mvaug evaluate` REPORTS (folders) of one configuration into one table with paired bootstrap intervals.
+
+    Reports of different test sets add their objects; reports of one test set by several networks (training seeds)
+    average each object over them, so every test set needs the same networks. With --against, the same for a second
+    configuration, and the paired differences between the two, e.g.
+
+      mvaug evaluate pool AUG1_T1 AUG1_T2 AUG2_T1 AUG2_T2 --against BASE1_T1 --against BASE1_T2 ...
+    """
+    from mvaug.evaluate.pooling import format_pooled, pool_and_compare, write_pooled
+
+    result = pool_and_compare(list(reports), list(against) or None, threshold, bootstrap, seed)
+    click.echo(format_pooled(result))
+    if out is not None:
+        markdown, data = write_pooled(result, out)
+        click.echo(f"written: {markdown}, {data}")

@@ -95,7 +95,7 @@ def demo(out, models, workers, seed, retrain, fast, data_only) -> None:
 
 def _register() -> None:
     from mvaug.cli.data import data
-    from mvaug.cli.evaluate import eval_disentangle, evaluate
+    from mvaug.cli.evaluate import eval_disentangle, evaluate, pool
     from mvaug.cli.faces import synth_faces
     from mvaug.cli.mesh import mesh
     from mvaug.cli.models import models
@@ -109,6 +109,7 @@ def _register() -> None:
     data.add_command(synth_chairs)
     data.add_command(synth_faces)
     evaluate.add_command(iou, name="voxels")
+    evaluate.add_command(pool)
 
     cli.add_command(data)
     cli.add_command(voxels)

@@ -359,7 +359,12 @@ def summarise(records: list[dict], config: ReconEvalConfig) -> dict:
         if config.retrieve_from is not None:
             pairs.append((f"generated-{k}", f"retrieved-{k}"))
         for better, worse in pairs:
-            diff = ious[better][:, t] - ious[worse][:, t]
-            low, high = bootstrap_interval(diff, config.bootstrap, config.seed)
-            summary["paired"][f"{better} - {worse}"] = {"mean": float(diff.mean()), "ci95": [low, high], "win_rate": float((diff > 0).mean()), "tie_rate": float((diff == 0).mean())}
+            summary["paired"][f"{better} - {worse}"] = paired_difference(ious[better][:, t] - ious[worse][:, t], config.bootstrap, config.seed)
     return summary
+
+
+def paired_difference(differences: np.ndarray, resamples: int, seed: int) -> dict:
+    """Mean, 95 % bootstrap interval (:func:`bootstrap_interval`), win and tie rates of paired differences (N,)."""
+    low, high = bootstrap_interval(differences, resamples, seed)
+    return {"mean": float(differences.mean()), "ci95": [low, high], "win_rate": float((differences > 0).mean()),
+            "tie_rate": float((differences == 0).mean())}

@@ -45,9 +45,7 @@ def per_object_csv(records: list[dict], config) -> str:
 
 
 def format_report(summary: dict, config) -> str:
-    """Markdown: mean IoU per condition and K at every threshold, paired differences, families."""
-    t = config.thresholds.index(config.headline_threshold)
-    ks = list(config.views)
+    """Markdown: what was evaluated, :func:`format_tables`, the plots and montages."""
     lines = [
         "# Reconstruction from a single view, generated views and ground-truth views",
         "",
@@ -56,17 +54,24 @@ def format_report(summary: dict, config) -> str:
         *(["retrieved-K: at each added camera, the disentangler's training image whose style E_s is nearest (Euclidean) to the input's."]
           if config.retrieve_from is not None else []),
         "",
-        "| Condition | " + " | ".join(f"K = {k}" for k in ks) + " |",
-        "|---|" + "--:|" * len(ks),
+        format_tables(summary, config),
+        "",
+        "![IoU against views](iou_vs_views.png) ![single vs generated](single_vs_generated.png)", "", "![best](montage_best.png)", "", "![worst](montage_worst.png)",
     ]
+    return "\n".join(lines)
+
+
+def format_tables(summary: dict, config) -> str:
+    """Markdown tables of a summary (:func:`~mvaug.evaluate.reconstruction.summarise`): mean IoU per condition and K at the
+    headline threshold, paired differences, every threshold, families."""
+    t = config.thresholds.index(config.headline_threshold)
+    ks = list(config.views)
+    lines = ["| Condition | " + " | ".join(f"K = {k}" for k in ks) + " |", "|---|" + "--:|" * len(ks)]
     single = summary["mean_iou"]["single"][t]
     lines.append("| single | " + " | ".join(f"{single:.4f}" for _ in ks) + " |")
     for kind in config.added_kinds():
         lines.append(f"| {kind}-K | " + " | ".join(f"{summary['mean_iou'][f'{kind}-{k}'][t]:.4f}" for k in ks) + " |")
-    lines += ["", "Paired differences per object (IoU at the headline threshold), 95% bootstrap interval over objects:", ""]
-    lines += ["| Difference | Mean | 95% CI | Win rate | Ties |", "|---|--:|--:|--:|--:|"]
-    for name, d in summary["paired"].items():
-        lines.append(f"| {name} | {d['mean']:+.4f} | [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | {d['win_rate']:.1%} | {d['tie_rate']:.1%} |")
+    lines += ["", "Paired differences per object (IoU at the headline threshold), 95% bootstrap interval over objects:", "", format_differences(summary["paired"])]
     lines += ["", "All thresholds:", "", "| Condition | " + " | ".join(f"IoU@{x}" for x in config.thresholds) + " |", "|---|" + "--:|" * len(config.thresholds)]
     for condition in config.conditions():
         lines.append(f"| {condition} | " + " | ".join(f"{v:.4f}" for v in summary["mean_iou"][condition]) + " |")
@@ -74,7 +79,14 @@ def format_report(summary: dict, config) -> str:
     lines += ["", f"By family (IoU@{config.headline_threshold}):", "", "| Family | n | " + " | ".join(columns) + " |", "|---|--:|" + "--:|" * len(columns)]
     for family, row in summary["by_family"].items():
         lines.append(f"| {family} | {row['n']} | " + " | ".join(f"{row[c]:.4f}" for c in columns) + " |")
-    lines += ["", "![IoU against views](iou_vs_views.png) ![single vs generated](single_vs_generated.png)", "", "![best](montage_best.png)", "", "![worst](montage_worst.png)"]
+    return "\n".join(lines)
+
+
+def format_differences(paired: dict) -> str:
+    """Markdown table of paired differences: name -> {mean, ci95, win_rate, tie_rate}."""
+    lines = ["| Difference | Mean | 95% CI | Win rate | Ties |", "|---|--:|--:|--:|--:|"]
+    for name, d in paired.items():
+        lines.append(f"| {name} | {d['mean']:+.4f} | [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] | {d['win_rate']:.1%} | {d['tie_rate']:.1%} |")
     return "\n".join(lines)
 
 

@@ -287,3 +287,17 @@ def test_replace_other_empties_a_report_of_another_evaluation_and_nothing_else(r
     with pytest.raises(DataError):
         evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, foreign, other, device="cpu", progress=False, replace_other=True)
     assert (foreign / "mine.txt").read_text() == "not a report"
+
+
+def test_pooling_one_report_gives_its_own_numbers(retrieval_report):
+    """`mvaug evaluate pool` reads a real report folder: alone, it reproduces the report's means and paired differences."""
+    from mvaug.evaluate.pooling import pool_and_compare
+
+    out, summary, config = retrieval_report
+    pooled = pool_and_compare([out], bootstrap=config.bootstrap, seed=config.seed).summaries["A"]
+    assert pooled["objects"] == summary["objects"]
+    for condition, values in summary["mean_iou"].items():
+        assert pooled["mean_iou"][condition] == pytest.approx(values, abs=1e-6)  # the CSV keeps 6 decimals
+    for name, paired in summary["paired"].items():
+        assert pooled["paired"][name]["mean"] == pytest.approx(paired["mean"], abs=1e-5)
+        assert pooled["paired"][name]["ci95"] == pytest.approx(paired["ci95"], abs=1e-5)
