@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ import numpy as np
 from mvaug.errors import DataError
 from mvaug.evaluate.reconstruction import SETTINGS, SINGLE, ReconEvalConfig, paired_difference, summarise
 
+ADDED = re.compile(r"(generated|retrieved|gt)-[1-9][0-9]*")
+"""A condition with K added views."""
 TITLE = "# Pooled reconstruction reports"
 """First line of the Markdown that :func:`write_pooled` writes (it replaces only files that begin so)."""
 
@@ -95,8 +98,8 @@ def pool_reports(folders: list[str | os.PathLike]) -> PooledReports:
     networks = tuple(dict.fromkeys(n for _, n in cells))
     reference = next(iter(cells))
     conditions = tuple(dict.fromkeys(c for _, c in cells[reference]))
-    if SINGLE not in conditions or not any(c.startswith("generated-") for c in conditions):
-        raise DataError(f"no single and generated-K conditions: not a report of `mvaug evaluate` (found {', '.join(conditions)})", where[reference])
+    if SINGLE not in conditions or any(c != SINGLE and not ADDED.fullmatch(c) for c in conditions):
+        raise DataError(f"conditions {', '.join(conditions)}: not those of `mvaug evaluate` (single, generated-K, retrieved-K, gt-K)", where[reference])
     for data in data_sets:
         missing = [n for n in networks if (data, n) not in cells]
         if missing:

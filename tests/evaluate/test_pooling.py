@@ -96,6 +96,10 @@ def test_uneven_or_duplicated_reports_are_refused(reports, tmp_path):
     (damaged / "per_object.csv").write_text("object,family,condition,iou@0.3\nsynth-0,bench,single,not-a-number\n")
     with pytest.raises(DataError, match="damaged table"):
         pool_reports([damaged])
+    renamed = _report(tmp_path / "renamed", "/data/T1", "/runs/x", _records(2, seed=1))
+    (renamed / "per_object.csv").write_text((renamed / "per_object.csv").read_text().replace("generated-4", "generated-four"))
+    with pytest.raises(DataError, match="not those of `mvaug evaluate`"):
+        pool_reports([renamed])
     with pytest.raises(DataError, match="no IoU at threshold 0.35"):
         pool_and_compare([a[("A", 0, 0)]], threshold=0.35)
 
