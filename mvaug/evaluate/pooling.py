@@ -47,6 +47,11 @@ class PooledReports:
     networks: tuple[str, ...]
     """The reconstructors, as the reports name them (path and fingerprint)."""
 
+    def at(self, threshold: float) -> dict[str, dict[str, float]]:
+        """Object -> condition -> IoU at ``threshold``."""
+        t = self.thresholds.index(threshold)
+        return {r["object"]: {c: v[t] for c, v in r["ious"].items()} for r in self.records}
+
     def config(self, headline_threshold: float, bootstrap: int, seed: int) -> ReconEvalConfig:
         """The :class:`ReconEvalConfig` whose summary and tables describe these records."""
         retrieved = any(c.startswith("retrieved-") for c in self.conditions)
@@ -131,13 +136,11 @@ def compare(a: PooledReports, b: PooledReports, threshold: float, bootstrap: int
     condition (A − B), and each one's generated-K against the other's single view."""
     if sorted(r["object"] for r in a.records) != sorted(r["object"] for r in b.records):
         raise DataError(f"the reports of A and B hold other objects ({len(a.records)} against {len(b.records)}): compare them on the same test sets")
-    iou_a = {r["object"]: {c: v[a.thresholds.index(threshold)] for c, v in r["ious"].items()} for r in a.records}
-    iou_b = {r["object"]: {c: v[b.thresholds.index(threshold)] for c, v in r["ious"].items()} for r in b.records}
-    objects = list(iou_a)
+    tables = {"A": a.at(threshold), "B": b.at(threshold)}
+    objects = list(tables["A"])
     pairs = [("A", c, "B", c) for c in a.conditions if c in b.conditions]
     pairs += [("A", f"generated-{k}", "B", SINGLE) for k in a.views if f"generated-{k}" in a.conditions]
     pairs += [("B", f"generated-{k}", "A", SINGLE) for k in b.views if f"generated-{k}" in b.conditions]
-    tables = {"A": iou_a, "B": iou_b}
     out = {}
     for first, better, second, worse in pairs:
         diff = np.array([tables[first][o][better] - tables[second][o][worse] for o in objects])
