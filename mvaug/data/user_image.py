@@ -51,6 +51,9 @@ class UserImageOptions:
     """RGB images: the border is uniform when the 90th percentile of its distance to the median is below this."""
     cutout: bool = True
     """RGB images whose border is not uniform: cut the object out (GrabCut) rather than use the whole image."""
+    drawn_on: tuple[float, float, float] | None = None
+    """RGB images drawn on a known background colour (0-1), such as generated views on white: where the border is not
+    uniform (the object reaches it, or the generator smudged it), the mask comes from this colour instead."""
 
     def __post_init__(self) -> None:
         if self.framing not in ("auto", "crop", "keep"):
@@ -136,7 +139,11 @@ def _mask_of_opaque(rgb: np.ndarray, options: UserImageOptions, notes: list[str]
     colour = np.median(border, axis=0)
     spread = np.percentile(np.linalg.norm(border - colour, axis=1), 90)
     if spread <= options.border_uniformity:
-        return _mask_from_border_colour(pixels, colour, options, notes), False
+        notes.append("background colour estimated from the border: #%02x%02x%02x" % tuple(int(round(c * 255)) for c in colour))
+        return _mask_from_colour(pixels, colour, options), False
+    if options.drawn_on is not None:
+        notes.append(f"background not uniform (border spread {spread:.3f}): the known background colour used")
+        return _mask_from_colour(pixels, np.asarray(options.drawn_on, dtype=np.float32), options), False
     if options.cutout:
         from mvaug.data.cutout import cut_out
 
@@ -155,12 +162,11 @@ def _prefix(path: Path | None) -> str:
     return f"{path}: " if path is not None else ""
 
 
-def _mask_from_border_colour(pixels: np.ndarray, colour: np.ndarray, options: UserImageOptions, notes: list[str]) -> np.ndarray:
-    """uint8 (H, W) soft object mask of float RGB ``pixels``: 0 within half the tolerance of the border ``colour``, 255 beyond it."""
+def _mask_from_colour(pixels: np.ndarray, colour: np.ndarray, options: UserImageOptions) -> np.ndarray:
+    """uint8 (H, W) soft object mask of float RGB ``pixels``: 0 within half the tolerance of the background ``colour``, 255 beyond it."""
     distance = np.linalg.norm(pixels - colour, axis=-1)
     tolerance = options.background_tolerance
     soft = np.clip((distance - 0.5 * tolerance) / (0.5 * tolerance), 0.0, 1.0)  # 0 at bg, 1 beyond the tolerance
-    notes.append("background colour estimated from the border: #%02x%02x%02x" % tuple(int(round(c * 255)) for c in colour))
     return np.round(soft * 255).astype(np.uint8)
 
 

@@ -92,7 +92,7 @@ class MultiViewSynthesizer:
         return [self.bank.entries[k].view for k in nearest.tolist()]
 
     def views_around(self, image: torch.Tensor, count: int) -> list[View]:
-        """``count`` bank views spread evenly in azimuth around the estimated pose of ``image`` (3, S, S)."""
+        """``count`` bank views spread around the estimated pose of ``image`` (3, S, S) (:func:`~mvaug.multiview.views.spread_views`)."""
         from mvaug.errors import ConfigError
         from mvaug.multiview.views import spread_views
 
@@ -102,7 +102,7 @@ class MultiViewSynthesizer:
         (pose,) = self.estimate_views(image[None])
         if not pose.has_camera:
             raise ConfigError("the bank's views have no cameras; name the views to generate (--views)")
-        return spread_views(cameras, pose.azimuth, pose.elevation, count)
+        return spread_views(cameras, pose.azimuth, count)
 
     def generate(self, image: str | os.PathLike | torch.Tensor, views: list[View] | list[str] | None = None) -> list:
         """One image (a path or a (3, S, S) tensor) -> a PIL image per view."""

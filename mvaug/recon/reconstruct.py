@@ -42,8 +42,10 @@ def frame_generated(images: torch.Tensor, size: int, crop_fraction: float, backg
 
     The disentangler draws the whole 137-px render frame on white; the reconstructor was trained on
     the central ``crop_fraction`` on its own ``background``, so the background is re-estimated and
-    replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken.
+    replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken. Where a view's border is
+    not uniform, its background is taken to be the white it was drawn on.
     """
+    from mvaug.data.transforms import WHITE
     from mvaug.data.user_image import UserImageOptions, frame_image
 
     full = round(size / crop_fraction)
@@ -52,7 +54,7 @@ def frame_generated(images: torch.Tensor, size: int, crop_fraction: float, backg
     for image in images:
         rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
         rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
-        tensor = frame_image(rgba, full, background, UserImageOptions(framing="keep", cutout=False)).tensor
+        tensor = frame_image(rgba, full, background, UserImageOptions(framing="keep", cutout=False, drawn_on=WHITE)).tensor
         framed.append(tensor[:, margin : margin + size, margin : margin + size])
     return torch.stack(framed)
 

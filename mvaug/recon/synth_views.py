@@ -2,7 +2,7 @@
 
 For every training model, ``synth.inputs_per_model`` of its views (drawn once from (seed, model) by
 :meth:`~mvaug.recon.data.ShapeNetViews.fixed_views`) go through the disentangler, which draws each
-from the ``synth.views`` bank views spread in azimuth around the input's camera
+from the ``synth.views`` bank views spread in azimuth around the input's camera, at the bank's highest elevation
 (:func:`~mvaug.multiview.views.spread_views`), as ``mvaug evaluate`` does. The generated views are
 framed as the reconstructor sees them (:func:`~mvaug.recon.reconstruct.frame_generated`: background
 re-estimated and replaced by the validation background, the renders' centre crop) and kept as uint8. With
@@ -32,7 +32,9 @@ from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews
 
 CACHE_NAME = "synth_views.npz"
-CACHE_FORMAT = "mvaug-synth-views-v1"
+CACHE_FORMAT = "mvaug-synth-views-v2"
+"""v2 (twentieth session): the views at the bank's highest elevation, odd counts turned off the input's back
+(:func:`~mvaug.multiview.views.spread_views`); a v1 cache holds views of the earlier rule and is refused."""
 
 
 @dataclass
@@ -119,7 +121,8 @@ def read_cache(path: Path, cache_format: str, settings: dict, names: tuple[str, 
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise DataError(f"not a readable cache of generated views ({type(err).__name__}: {err}); delete it to generate them anew", path) from None
     if not isinstance(header, dict) or header.get("format") != cache_format:
-        raise DataError(f"not an {cache_format} file", path)
+        raise DataError(f"not an {cache_format} file (its format: {header.get('format') if isinstance(header, dict) else None!r}); "
+                        "delete it to generate the views anew", path)
     stored = header.get("settings", {})
     differences = _differences(relevant(stored) if relevant is not None else stored, settings)
     if differences:
@@ -184,12 +187,12 @@ STYLE_BATCH = 32
 
 
 def generate_input_views(synth, bank_views: list, style: torch.Tensor, camera: np.ndarray, config: ReconConfig) -> tuple[list, torch.Tensor]:
-    """The ``synth.views`` bank views spread around ``camera`` (az, el, ...) and the views drawn there with ``style``
-    (d_s,), the input's, framed as the reconstructor's input: uint8 (K, 3, S, S)."""
+    """The ``synth.views`` bank views spread around ``camera`` (az, el, ...) (:func:`~mvaug.multiview.views.spread_views`)
+    and the views drawn there with ``style`` (d_s,), the input's, framed as the reconstructor's input: uint8 (K, 3, S, S)."""
     from mvaug.multiview.views import spread_views
     from mvaug.recon.reconstruct import frame_generated
 
-    chosen = spread_views(bank_views, float(camera[0]), float(camera[1]), config.synth.views)
+    chosen = spread_views(bank_views, float(camera[0]), config.synth.views)
     _, generated = synth.generate_from_style(style[None], chosen)  # (1, K, 3, s, s)
     background = (config.augment.val_background,) * 3
     framed = frame_generated(generated[0], config.model.image_size, config.data.crop_fraction, background)  # (K, 3, S, S)

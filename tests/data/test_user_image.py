@@ -61,6 +61,20 @@ def test_non_uniform_background_without_cutout_keeps_the_whole_image_and_warns(t
     assert torch.allclose(out, torch.tensor(image).permute(2, 0, 1).float() / 255.0, atol=1e-6)
 
 
+def test_a_known_drawing_background_masks_an_image_whose_border_is_not_uniform(tmp_path, caplog):
+    image = np.full((64, 64, 3), 255, dtype=np.uint8)  # drawn on white
+    image[20:44, 0:64] = (200, 30, 30)  # the object runs off both sides: the border is not uniform
+    path = _save(tmp_path / "bench.png", image)
+    with caplog.at_level(logging.WARNING, logger="mvaug.data.user_image"):
+        result = prepare_user_image(path, 64, background=(0.5, 0.5, 0.5), options=UserImageOptions(framing="keep", cutout=False, drawn_on=(1.0, 1.0, 1.0)))
+    assert "not uniform" not in caplog.text and any("known background colour" in note for note in result.notes)
+    out = result.tensor
+    assert torch.allclose(out[:, 5, 32], torch.full((3,), 0.5), atol=0.01)  # white became the asked background
+    assert torch.allclose(out[:, 32, 2], torch.tensor([200, 30, 30]) / 255.0, atol=0.02)  # the object stays
+    whole = prepare_user_image(path, 64, background=(0.5, 0.5, 0.5), options=UserImageOptions(framing="keep", cutout=False))
+    assert torch.allclose(whole.tensor[:, 5, 32], torch.ones(3), atol=0.01)  # without it the white stays
+
+
 def test_framed_render_is_left_as_training_loads_it(tmp_path):
     render = np.zeros((137, 137, 4), dtype=np.uint8)
     render[30:110, 50:90] = (60, 120, 180, 255)

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from mvaug.errors import DataError
 from mvaug.evaluate.reconstruction import ReconEvalConfig, bootstrap_interval, evaluate_reconstruction
-from mvaug.multiview.views import camera_view, spread_views
+from mvaug.multiview.views import camera_view, spread_azimuths, spread_views
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +54,26 @@ def retrieval_report(report, tiny_run, tiny_recon, dense_chairs, tmp_path_factor
 
 def test_spread_views_pick_distinct_bank_views_around_the_input():
     bank = [camera_view(a, e) for e in (20.0, 30.0) for a in np.arange(0, 360, 360 / 31)]
-    one = spread_views(bank, 0.0, 20.0, 1)
-    assert len(one) == 1 and abs(one[0].azimuth - 180) < 6 and one[0].elevation == 20.0
-    three = spread_views(bank, 100.0, 30.0, 3)
-    assert [round((v.azimuth - 100) % 360 / 90) for v in three] == [1, 2, 3]
-    assert all(v.elevation == 30.0 for v in three)
-    crowded = spread_views(bank[:2], 0.0, 20.0, 2)  # fewer candidates near the targets: still distinct
+    one = spread_views(bank, 0.0, 1)
+    assert len(one) == 1 and abs(one[0].azimuth - 90) < 6 and one[0].elevation == 30.0  # a quarter turn, from higher up
+    four = spread_views(bank, 100.0, 4)
+    assert [round((v.azimuth - 100) % 360 / 72) for v in four] == [1, 2, 3, 4]
+    assert all(v.elevation == 30.0 for v in four)
+    crowded = spread_views(bank[:2], 0.0, 2)  # fewer candidates near the targets: still distinct
     assert len({v.name for v in crowded}) == 2
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 8])
+def test_spread_azimuths_are_even_and_never_opposite_the_input(count):
+    input_azimuth = 250.0
+    azimuths = np.array(spread_azimuths(input_azimuth, count))
+    offsets = np.sort((azimuths - input_azimuth) % 360.0)
+    step = 360.0 / (count + 1)
+    assert len(offsets) == count and np.allclose(np.diff(offsets), step)  # evenly spaced, one step apart
+    assert np.abs(offsets - 180.0).min() >= step / 2 - 1e-9  # none opposite the input
+    assert offsets.min() >= step / 2 - 1e-9 and offsets.max() <= 360.0 - step / 2 + 1e-9  # none on the input
+    if count % 2 == 0:  # even counts keep the plain spread input + j * step
+        assert np.allclose(offsets, step * np.arange(1, count + 1))
 
 
 def test_bootstrap_interval():
@@ -176,7 +189,8 @@ def test_single_and_gt_conditions_match_a_naive_reconstruction(report, tiny_reco
     single = recon.reconstruct(renders([paths[0]]))
     assert record["ious"]["single"] == pytest.approx(voxel_iou(single.numpy(), gt, config.thresholds).tolist(), abs=1e-6)
     (name,) = record["views"]["1"]
-    index = int(np.argmin([abs((a - float(name[2:5])) % 360) + abs(e - float(name.split("_el")[1])) for a, e in cameras]))
+    wrapped = [abs((a - float(name[2:5]) + 180) % 360 - 180) for a in cameras[:, 0]]  # the name rounds to whole degrees
+    index = int(np.argmin([w + abs(e - float(name.split("_el")[1])) for w, e in zip(wrapped, cameras[:, 1])]))
     both = recon.reconstruct(renders([paths[0], paths[index]]))
     assert record["ious"]["gt-1"] == pytest.approx(voxel_iou(both.numpy(), gt, config.thresholds).tolist(), abs=1e-6)
 

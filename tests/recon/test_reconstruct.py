@@ -102,6 +102,16 @@ def test_generated_views_are_framed_like_the_training_renders(trained_run):
     assert abs(side - expected) <= 1.5
 
 
+def test_a_generated_view_whose_border_is_not_uniform_still_gets_the_reconstructors_background(trained_run):
+    """A smudged border (the object or the generator's blur reaching the edge) no longer keeps the white it was drawn on."""
+    recon = Reconstructor.from_checkpoint(trained_run)
+    generated = torch.ones(1, 3, 64, 64)
+    generated[:, :, 20:44, :] = torch.tensor([0.2, 0.3, 0.8]).view(1, 3, 1, 1)  # a seat wider than the frame
+    framed = recon.frame_generated(generated)
+    assert torch.allclose(framed[0, :, 0, 0], torch.tensor(recon.background), atol=0.01)
+    assert torch.allclose(framed[0, :, recon.image_size // 2, 0], torch.tensor([0.2, 0.3, 0.8]), atol=0.02)
+
+
 def test_the_real_shapenet_renders_reconstruct_without_error(trained_run, realdata, tmp_path):
     images = [str(p) for p in sorted(realdata.glob("ShapeNetRendering/*/*/rendering/00.png"))]
     assert len(images) == 4

@@ -52,8 +52,8 @@ def test_the_cache_holds_the_framed_generated_views_of_each_input(cache, tiny_ru
     m, slot = 2, 1
     view = int(built.inputs[m, slot])
     synth = MultiViewSynthesizer.from_run(tiny_run)
-    azimuth, elevation = read_cameras(data.models[m].rendering_dir, 4)[view, :2]
-    chosen = spread_views([v for v in synth.bank.views if v.has_camera], float(azimuth), float(elevation), 3)
+    azimuth = read_cameras(data.models[m].rendering_dir, 4)[view, 0]
+    chosen = spread_views([v for v in synth.bank.views if v.has_camera], float(azimuth), 3)
     _, generated = synth.generate_batch(load_image(data.views(m)[view], synth.image_size)[None], chosen)
     framed = frame_generated(generated[0], 32, config.data.crop_fraction, (config.augment.val_background,) * 3)
     assert torch.equal(built.views[m, slot], (framed * 255).round().byte())
@@ -105,6 +105,20 @@ def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, chang
     with pytest.raises(DataError, match=named) as caught:
         prepare_cache(folder, data, other, torch.device("cpu"))
     assert str(caught.value.path) == str(folder / CACHE_NAME) and "delete the file" in str(caught.value)
+
+
+def test_a_cache_of_the_earlier_view_rule_is_refused_naming_the_file(cache, tmp_path):
+    """v1 caches hold views at the input's elevation: a resume must not mix them with today's."""
+    folder, config, data, _ = cache
+    with np.load(folder / CACHE_NAME, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    header = json.loads(str(arrays["header"]))
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez(old / CACHE_NAME, **(arrays | {"header": np.array(json.dumps(header | {"format": "mvaug-synth-views-v1"}))}))
+    with pytest.raises(DataError, match="mvaug-synth-views-v1.*delete it") as caught:
+        prepare_cache(old, data, config, torch.device("cpu"))
+    assert str(caught.value.path) == str(old / CACHE_NAME)
 
 
 def test_how_training_uses_the_views_may_change_and_keep_the_cache(cache, tmp_path, monkeypatch):
