@@ -127,7 +127,8 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
     if cfg.input_view >= len(paths):
         raise DataError(f"{len(paths)} views, no view {cfg.input_view}", model.rendering_dir)
     cameras = read_cameras(model.rendering_dir, len(paths))[:, :2]
-    plans = {k: spread_views(ctx.bank_views, float(cameras[cfg.input_view, 0]), k) for k in cfg.views}
+    azimuth, elevation = (float(x) for x in cameras[cfg.input_view])
+    plans = {k: spread_views(ctx.bank_views, azimuth, elevation, k) for k in cfg.views}
     needed = list({v.name: v for k in cfg.views for v in plans[k]}.values())
     real_index = {}
     for view in needed:

@@ -102,7 +102,7 @@ class MultiViewSynthesizer:
         (pose,) = self.estimate_views(image[None])
         if not pose.has_camera:
             raise ConfigError("the bank's views have no cameras; name the views to generate (--views)")
-        return spread_views(cameras, pose.azimuth, count)
+        return spread_views(cameras, pose.azimuth, pose.elevation, count)
 
     def generate(self, image: str | os.PathLike | torch.Tensor, views: list[View] | list[str] | None = None) -> list:
         """One image (a path or a (3, S, S) tensor) -> a PIL image per view."""

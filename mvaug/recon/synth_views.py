@@ -2,7 +2,7 @@
 
 For every training model, ``synth.inputs_per_model`` of its views (drawn once from (seed, model) by
 :meth:`~mvaug.recon.data.ShapeNetViews.fixed_views`) go through the disentangler, which draws each
-from the ``synth.views`` bank views spread in azimuth around the input's camera, at the bank's highest elevation
+from the ``synth.views`` bank views spread in azimuth around the input's camera
 (:func:`~mvaug.multiview.views.spread_views`), as ``mvaug evaluate`` does. The generated views are
 framed as the reconstructor sees them (:func:`~mvaug.recon.reconstruct.frame_generated`: background
 re-estimated and replaced by the validation background, the renders' centre crop) and kept as uint8. With
@@ -33,8 +33,8 @@ from mvaug.recon.data import ShapeNetViews
 
 CACHE_NAME = "synth_views.npz"
 CACHE_FORMAT = "mvaug-synth-views-v2"
-"""v2 (twentieth session): the views at the bank's highest elevation, odd counts turned off the input's back
-(:func:`~mvaug.multiview.views.spread_views`); a v1 cache holds views of the earlier rule and is refused."""
+"""v2 (twentieth session): odd counts of views turned off the input's back (:func:`~mvaug.multiview.views.spread_views`);
+a v1 cache holds views of the earlier rule and is refused."""
 
 
 @dataclass
@@ -192,7 +192,7 @@ def generate_input_views(synth, bank_views: list, style: torch.Tensor, camera: n
     from mvaug.multiview.views import spread_views
     from mvaug.recon.reconstruct import frame_generated
 
-    chosen = spread_views(bank_views, float(camera[0]), config.synth.views)
+    chosen = spread_views(bank_views, float(camera[0]), float(camera[1]), config.synth.views)
     _, generated = synth.generate_from_style(style[None], chosen)  # (1, K, 3, s, s)
     background = (config.augment.val_background,) * 3
     framed = frame_generated(generated[0], config.model.image_size, config.data.crop_fraction, background)  # (K, 3, S, S)

@@ -54,12 +54,12 @@ def retrieval_report(report, tiny_run, tiny_recon, dense_chairs, tmp_path_factor
 
 def test_spread_views_pick_distinct_bank_views_around_the_input():
     bank = [camera_view(a, e) for e in (20.0, 30.0) for a in np.arange(0, 360, 360 / 31)]
-    one = spread_views(bank, 0.0, 1)
-    assert len(one) == 1 and abs(one[0].azimuth - 90) < 6 and one[0].elevation == 30.0  # a quarter turn, from higher up
-    four = spread_views(bank, 100.0, 4)
+    one = spread_views(bank, 0.0, 20.0, 1)
+    assert len(one) == 1 and abs(one[0].azimuth - 90) < 6 and one[0].elevation == 20.0  # a quarter turn, not the back
+    four = spread_views(bank, 100.0, 30.0, 4)
     assert [round((v.azimuth - 100) % 360 / 72) for v in four] == [1, 2, 3, 4]
     assert all(v.elevation == 30.0 for v in four)
-    crowded = spread_views(bank[:2], 0.0, 2)  # fewer candidates near the targets: still distinct
+    crowded = spread_views(bank[:2], 0.0, 20.0, 2)  # fewer candidates near the targets: still distinct
     assert len({v.name for v in crowded}) == 2
 
 

@@ -52,8 +52,8 @@ def test_the_cache_holds_the_framed_generated_views_of_each_input(cache, tiny_ru
     m, slot = 2, 1
     view = int(built.inputs[m, slot])
     synth = MultiViewSynthesizer.from_run(tiny_run)
-    azimuth = read_cameras(data.models[m].rendering_dir, 4)[view, 0]
-    chosen = spread_views([v for v in synth.bank.views if v.has_camera], float(azimuth), 3)
+    azimuth, elevation = read_cameras(data.models[m].rendering_dir, 4)[view, :2]
+    chosen = spread_views([v for v in synth.bank.views if v.has_camera], float(azimuth), float(elevation), 3)
     _, generated = synth.generate_batch(load_image(data.views(m)[view], synth.image_size)[None], chosen)
     framed = frame_generated(generated[0], 32, config.data.crop_fraction, (config.augment.val_background,) * 3)
     assert torch.equal(built.views[m, slot], (framed * 255).round().byte())
