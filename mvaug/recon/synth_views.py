@@ -32,9 +32,11 @@ from mvaug.recon.config import ReconConfig
 from mvaug.recon.data import ShapeNetViews
 
 CACHE_NAME = "synth_views.npz"
-CACHE_FORMAT = "mvaug-synth-views-v2"
-"""v2 (twentieth session): odd counts of views turned off the input's back (:func:`~mvaug.multiview.views.spread_views`);
-a v1 cache holds views of the earlier rule and is refused."""
+CACHE_FORMAT = "mvaug-synth-views-v1"
+ODD_SPREAD = "odd counts turned by half a step"
+"""Settings key ``spread`` of caches with an odd ``synth.views``: since the twentieth session those views are turned off
+the input's back (:func:`~mvaug.multiview.views.spread_azimuths`); a cache of an odd count without it holds views of the
+earlier rule and is refused. Even counts are spread as before, and their caches stay valid."""
 
 
 @dataclass
@@ -93,6 +95,8 @@ def cache_settings(data: ShapeNetViews, config: ReconConfig) -> dict:
     }
     if not settings["synth"]["refine_steps"]:
         del settings["synth"]["refine_steps"]  # caches made before the key existed were made without refinement
+    if settings["synth"]["views"] % 2:
+        settings["spread"] = ODD_SPREAD
     return json.loads(json.dumps(settings))  # tuples as lists, as read back
 
 

@@ -20,7 +20,7 @@ from mvaug.recon.augment import composite
 from mvaug.recon.config import ReconConfig, SynthViewsConfig
 from mvaug.recon.data import EXTRA_MODES, ShapeNetViews, TrainBatches
 from mvaug.recon.reconstruct import frame_generated
-from mvaug.recon.synth_views import CACHE_NAME, build_cache, prepare_cache
+from mvaug.recon.synth_views import CACHE_NAME, ODD_SPREAD, build_cache, cache_settings, prepare_cache
 
 from tests.recon.conftest import tiny_config
 
@@ -107,18 +107,24 @@ def test_a_cache_made_for_other_settings_is_refused_naming_the_file(cache, chang
     assert str(caught.value.path) == str(folder / CACHE_NAME) and "delete the file" in str(caught.value)
 
 
-def test_a_cache_of_the_earlier_view_rule_is_refused_naming_the_file(cache, tmp_path):
-    """v1 caches hold views at the input's elevation: a resume must not mix them with today's."""
+def test_a_cache_of_the_earlier_odd_spread_is_refused_and_even_counts_keep_their_caches(cache, tmp_path):
+    """Odd counts of views are turned off the input's back since the twentieth session: a cache of an odd count made
+    before (its settings without ``spread``) must not be mixed into a resumed run; even counts are spread as before."""
     folder, config, data, _ = cache
+    assert config.synth.views % 2 == 1 and cache_settings(data, config)["spread"] == ODD_SPREAD
+    even = synth_config(config.synth.run)
+    even.synth.views = 2
+    assert "spread" not in cache_settings(data, even)  # a cache made before keeps matching
     with np.load(folder / CACHE_NAME, allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
     header = json.loads(str(arrays["header"]))
+    del header["settings"]["spread"]
     old = tmp_path / "old"
     old.mkdir()
-    np.savez(old / CACHE_NAME, **(arrays | {"header": np.array(json.dumps(header | {"format": "mvaug-synth-views-v1"}))}))
-    with pytest.raises(DataError, match="mvaug-synth-views-v1.*delete it") as caught:
+    np.savez(old / CACHE_NAME, **(arrays | {"header": np.array(json.dumps(header))}))
+    with pytest.raises(DataError, match="spread") as caught:
         prepare_cache(old, data, config, torch.device("cpu"))
-    assert str(caught.value.path) == str(old / CACHE_NAME)
+    assert str(caught.value.path) == str(old / CACHE_NAME) and "delete the file" in str(caught.value)
 
 
 def test_how_training_uses_the_views_may_change_and_keep_the_cache(cache, tmp_path, monkeypatch):
