@@ -94,7 +94,8 @@ def pool(reports, against, threshold, bootstrap, seed, out) -> None:
     from mvaug.evaluate.pooling import format_pooled, pool_and_compare, write_pooled
 
     result = pool_and_compare(list(reports), list(against) or None, threshold, bootstrap, seed)
-    click.echo(format_pooled(result))
+    text = format_pooled(result)
+    click.echo(text)
     if out is not None:
-        markdown, data = write_pooled(result, out)
+        markdown, data = write_pooled(result, out, text)
         click.echo(f"written: {markdown}, {data}")

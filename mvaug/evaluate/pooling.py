@@ -194,9 +194,9 @@ def format_pooled(result: PooledComparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_pooled(result: PooledComparison, out: str | os.PathLike) -> tuple[Path, Path]:
-    """OUT (Markdown) and OUT with suffix .json, written atomically; an existing OUT is replaced only when an earlier
-    pool wrote it (its first line is :data:`TITLE`)."""
+def write_pooled(result: PooledComparison, out: str | os.PathLike, markdown_text: str | None = None) -> tuple[Path, Path]:
+    """OUT (Markdown: ``markdown_text``, else :func:`format_pooled` of ``result``) and OUT with suffix .json, written
+    atomically; an existing OUT is replaced only when an earlier pool wrote it (its first line is :data:`TITLE`)."""
     from mvaug.io.atomic import atomic_write_text
 
     markdown = Path(out)
@@ -211,5 +211,5 @@ def write_pooled(result: PooledComparison, out: str | os.PathLike) -> tuple[Path
     if data.is_file() and not markdown.is_file():
         raise DataError(f"exists without {markdown.name}: choose another --out", data)
     atomic_write_text(data, json.dumps(result.to_json(), indent=2) + "\n")
-    atomic_write_text(markdown, format_pooled(result))
+    atomic_write_text(markdown, markdown_text if markdown_text is not None else format_pooled(result))
     return markdown, data
