@@ -53,6 +53,7 @@ class ReconstructOptions:
     face_crop: str = "auto"  # face: how photos are cut to the face
     cutout: bool = True  # chair: cut the object out of photos whose border is not uniform
     refine_steps: int | None = None  # test-time optimisation steps of the first image's codes (None: CLI_REFINE_STEPS)
+    sharpen: float | None = None  # chair: unsharp-mask amount of the generated views (None: as the reconstructor's training asks)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class EvaluateOptions:
     workers: int = 1  # chair
     retrieve_from: str | None = None  # chair: the disentangler's training data, adds retrieved-K
     refine_steps: int | None = None  # test-time optimisation steps of each input's codes (None: CLI_REFINE_STEPS)
+    sharpen: float | None = None  # chair: unsharp-mask amount of the generated views (None: as the reconstructor's training asks)
 
 
 @dataclass(frozen=True)
@@ -124,13 +126,15 @@ def _reconstruct_chair(o: ReconstructOptions) -> str:
         from mvaug.multiview.synthesizer import generate_around
 
         generated = generate_around(o.images[0], o.run, o.generate, o.bank, o.device, o.cutout, refine_steps_or_default(o.refine_steps))
-    result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout)
+    result = run_reconstruct(o.images, o.recon, o.out, o.threshold, o.device, "chair", generated, o.overwrite, o.cutout, o.sharpen)
     return f"{result.occupied} voxels >= {o.threshold}; wrote " + ", ".join(str(p) for p in result.paths.values())
 
 
 def _reconstruct_face(o: ReconstructOptions) -> str:
     from mvaug.recon.face_reconstruct import run_face_reconstruct
 
+    if o.sharpen is not None:
+        raise ConfigError("--sharpen applies to the generated views of chairs; --kind face has none")
     views = None
     if o.views:
         views = tuple(v.strip() for v in o.views.split(","))
@@ -146,9 +150,10 @@ def _evaluate_chair(o: EvaluateOptions) -> str:
     from mvaug.evaluate.reconstruction_report import format_report
 
     config = ReconEvalConfig(views=o.views, split=o.split, input_view=o.input_view, limit=o.limit, seed=o.seed, retrieve_from=o.retrieve_from,
-                             refine_steps=refine_steps_or_default(o.refine_steps))
+                             refine_steps=refine_steps_or_default(o.refine_steps), sharpen=o.sharpen)
     summary = evaluate_reconstruction(o.data, o.recon, o.run, o.out, config, o.bank, o.device, o.workers)
-    return format_report(summary, config).split("\n\nAll thresholds")[0]
+    resolved = dataclasses.replace(config, sharpen=summary["settings"]["config"].get("sharpen", 0.0))  # as the report states it
+    return format_report(summary, resolved).split("\n\nAll thresholds")[0]
 
 
 def _evaluate_face(o: EvaluateOptions) -> str:
@@ -156,6 +161,8 @@ def _evaluate_face(o: EvaluateOptions) -> str:
 
     if o.retrieve_from is not None:
         raise ConfigError("--retrieve-from adds the retrieved-K condition of chair evaluations; --kind face has none")
+    if o.sharpen is not None:
+        raise ConfigError("--sharpen applies to the generated views of chairs; --kind face has none")
     return format_face_report(evaluate_faces(o.data, o.recon, o.run, o.out, o.bank, o.split, o.limit, device=o.device,
                                              refine_steps=refine_steps_or_default(o.refine_steps)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mvaug.cli.options import KIND, device_option, refine_steps_option
+from mvaug.cli.options import KIND, device_option, refine_steps_option, sharpen_option
 from mvaug.kinds import EvaluateOptions, get_kind
 
 
@@ -51,10 +51,11 @@ def _parse_counts(ctx: click.Context, param: click.Parameter, value: str) -> tup
               help="The disentangler's training data, ShapeNet layout: adds retrieved-K, the training images nearest in style at the same cameras "
                    "(a built-in disentangler's: mvaug models data NAME DIR).")
 @refine_steps_option
+@sharpen_option
 @device_option
 @click.option("--kind", default="chair", show_default=True, type=KIND, help="face: MVF-Net meshes on synthetic faces (mesh errors, Fig. 13).")
 @click.pass_context
-def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, retrieve_from, refine_steps, device, kind) -> None:
+def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, limit, seed, workers, retrieve_from, refine_steps, sharpen, device, kind) -> None:
     """Single view vs generated views vs ground-truth views, reconstructed and scored by voxel IoU.
 
     `mvaug evaluate voxels PRED GT` scores folders of predictions made with other tools; `mvaug evaluate pool REPORT...`
@@ -69,7 +70,7 @@ def evaluate(ctx, data, split, recon, run, bank_path, out, views, input_view, li
 
     options = EvaluateOptions(data=data, recon=recon, run=run, out=out, bank=bank_path, split=split, limit=limit, device=device,
                               views=views, input_view=input_view, seed=seed, workers=workers, retrieve_from=retrieve_from,
-                              refine_steps=refine_steps)
+                              refine_steps=refine_steps, sharpen=sharpen)
     click.echo(get_kind(kind).evaluate(options))
     click.echo(f"\nreport: {Path(out) / 'report.md'}")
 

@@ -15,6 +15,10 @@ refine_steps_option = click.option(
     "--refine-steps", type=click.IntRange(min=0),
     help="Steps of test-time optimisation of the input's style and content codes (Adam, L1 to the input) before its views are generated; "
          "0 keeps the encoders' codes [100].")
+sharpen_option = click.option(
+    "--sharpen", type=click.FloatRange(min=0.0),
+    help="--kind chair: unsharp-mask amount of the generated views before the reconstructor sees them; 0 turns it off "
+         "[3 for a reconstructor trained on real renders only, 0 for one trained beside generated views].")
 
 
 def _stack(options: list[Callable]) -> Callable:

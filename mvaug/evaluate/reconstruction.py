@@ -58,12 +58,17 @@ class ReconEvalConfig:
     refine_steps: int = 0
     """Test-time optimisation steps of the input's codes (:meth:`MultiViewSynthesizer.style`); the generated and
     the retrieved views share the refined style."""
+    sharpen: float | None = None
+    """Unsharp-mask amount of the generated views (:meth:`Reconstructor.sharpening`); None: as the reconstructor's
+    training asks. :func:`evaluate_reconstruction` resolves it before anything runs."""
 
     def __post_init__(self) -> None:
         if not self.views or min(self.views) < 1:
             raise ValueError(f"views must be numbers of added views >= 1, got {self.views}")
         if self.refine_steps < 0:
             raise ValueError(f"refine_steps must be at least 0, got {self.refine_steps}")
+        if self.sharpen is not None and self.sharpen < 0:
+            raise ValueError(f"sharpen must be at least 0, got {self.sharpen}")
         if self.headline_threshold not in self.thresholds:
             raise ValueError(f"headline_threshold {self.headline_threshold} must be one of thresholds {self.thresholds}")
 
@@ -140,7 +145,7 @@ def evaluate_object(model, ctx: EvalContext) -> tuple[dict, dict]:
     style = ctx.synth.style(source)  # (1, d_s), shared by the generated and the retrieved views
     _, generated = ctx.synth.generate_from_style(style, needed)  # (1, V, 3, s, s)
     added = {  # kind -> view name -> (3, S, S) as the reconstructor sees it
-        "generated": dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0]))),
+        "generated": dict(zip((v.name for v in needed), ctx.recon.frame_generated(generated[0], cfg.sharpen))),
         "gt": dict(zip((v.name for v in needed), ctx.recon_inputs([paths[real_index[v.name]] for v in needed]))),
     }
     if ctx.retrieval is not None:
@@ -209,9 +214,13 @@ def evaluate_reconstruction(
     from mvaug.data.transforms import existing_dir
     from mvaug.io.atomic import atomic_write_text
 
+    from mvaug.recon.reconstruct import Reconstructor
+
     config = config or ReconEvalConfig()
     if config.retrieve_from is not None:  # absolute: another root is another evaluation
         config = replace(config, retrieve_from=str(existing_dir(config.retrieve_from, "--retrieve-from folder").resolve()))
+    if config.sharpen is None:  # as the reconstructor's training asks: part of the settings a report resumes with
+        config = replace(config, sharpen=Reconstructor.from_checkpoint(recon, "cpu").sharpening())
     out = Path(out)
     settings = json.loads(json.dumps({"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run),
                                       "bank": describe_ref(bank), "config": _config_settings(config)}))  # tuples as JSON lists, as stored
@@ -257,13 +266,14 @@ def evaluate_reconstruction(
 
 
 def _config_settings(config: ReconEvalConfig) -> dict:
-    """The config as stored in settings.json; without ``retrieve_from`` when unset and ``refine_steps`` when 0, so
-    earlier report folders resume."""
+    """The config as stored in settings.json; without ``retrieve_from`` when unset and ``refine_steps`` and ``sharpen``
+    when 0, so earlier report folders resume."""
     stored = asdict(config)
     if config.retrieve_from is None:
         del stored["retrieve_from"]
-    if not config.refine_steps:
-        del stored["refine_steps"]
+    for key in ("refine_steps", "sharpen"):
+        if not stored[key]:
+            del stored[key]
     return stored
 
 

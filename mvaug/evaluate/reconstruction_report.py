@@ -51,6 +51,7 @@ def format_report(summary: dict, config) -> str:
         "",
         f"{summary['objects']} held-out objects, input view {config.input_view}; mean voxel IoU "
         f"(the first table at threshold {config.headline_threshold}).",
+        _generated_note(config),
         *(["retrieved-K: at each added camera, the disentangler's training image whose style E_s is nearest (Euclidean) to the input's."]
           if config.retrieve_from is not None else []),
         "",
@@ -59,6 +60,13 @@ def format_report(summary: dict, config) -> str:
         "![IoU against views](iou_vs_views.png) ![single vs generated](single_vs_generated.png)", "", "![best](montage_best.png)", "", "![worst](montage_worst.png)",
     ]
     return "\n".join(lines)
+
+
+def _generated_note(config) -> str:
+    """How the generated views were made: the input's codes refined or not, the views sharpened or not."""
+    refined = f"the input's codes refined by {config.refine_steps} steps" if config.refine_steps else "the encoders' codes of the input"
+    sharpened = f"unsharp mask of amount {config.sharpen:g} before framing" if config.sharpen else "not sharpened"
+    return f"generated-K: drawn from {refined}; {sharpened}."
 
 
 def format_tables(summary: dict, config) -> str:

@@ -35,24 +35,40 @@ PREVIEW_ANGLES = 4
 OUT_SUFFIXES = (".binvox", ".npy", ".obj", ".png")
 IMPLAUSIBLE_OCCUPANCY = 0.5
 """Occupied fraction of the grid above which a reconstruction cannot be one object (a chair fills a few percent to a quarter)."""
+SHARPEN_RADIUS = 2.0
+"""Standard deviation, in pixels of the generated image, of the Gaussian that the unsharp mask subtracts."""
+SHARPEN_AMOUNT = 3.0
+"""Unsharp-mask amount for the generated views of a reconstructor trained on real renders only (see
+:meth:`Reconstructor.sharpening`; chosen with the radius on 30 fresh chairs: docs/results.md, twenty-first session)."""
 
 
-def frame_generated(images: torch.Tensor, size: int, crop_fraction: float, background: tuple[float, float, float]) -> torch.Tensor:
+def frame_generated(
+    images: torch.Tensor, size: int, crop_fraction: float, background: tuple[float, float, float], sharpen: float = 0.0
+) -> torch.Tensor:
     """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, size, size) framed like the training renders.
 
     The disentangler draws the whole 137-px render frame on white; the reconstructor was trained on
     the central ``crop_fraction`` on its own ``background``, so the background is re-estimated and
     replaced (:func:`mvaug.data.user_image.frame_image`) and the same centre crop is taken. Where a view's border is
-    not uniform, its background is taken to be the white it was drawn on.
+    not uniform, its background is taken to be the white it was drawn on. ``sharpen`` > 0: each view first gets an
+    unsharp mask of that amount (``skimage.filters.unsharp_mask``, radius :data:`SHARPEN_RADIUS`), which brings the
+    generator's soft edges nearer to the crisp renders a reconstructor learned from.
     """
     from mvaug.data.transforms import WHITE
     from mvaug.data.user_image import UserImageOptions, frame_image
 
+    if sharpen < 0:
+        raise ValueError(f"sharpen must be at least 0, got {sharpen}")
     full = round(size / crop_fraction)
     margin = (full - size) // 2
     framed = []
     for image in images:
-        rgb = (image.detach().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+        rgb = image.detach().cpu().float().clamp(0, 1).permute(1, 2, 0).numpy()  # (s, s, 3)
+        if sharpen:
+            from skimage.filters import unsharp_mask
+
+            rgb = unsharp_mask(rgb, radius=SHARPEN_RADIUS, amount=sharpen, channel_axis=2)  # clipped to [0, 1]; scikit-image 0.26 mis-slices channel_axis=-1
+        rgb = np.round(rgb * 255).astype(np.uint8)
         rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
         tensor = frame_image(rgba, full, background, UserImageOptions(framing="keep", cutout=False, drawn_on=WHITE)).tensor
         framed.append(tensor[:, margin : margin + size, margin : margin + size])
@@ -103,10 +119,20 @@ class Reconstructor:
         images = [prepare_user_image(path, full, self.background, options) for path in paths]
         return [dataclasses.replace(image, tensor=image.tensor[:, margin : margin + size, margin : margin + size]) for image in images]
 
-    def frame_generated(self, images: torch.Tensor) -> torch.Tensor:
+    def sharpening(self, requested: float | None = None) -> float:
+        """The unsharp-mask amount for generated views shown to this network: ``requested``, else 0 when it was trained
+        beside generated views (``synth.run``: it learned them as they are drawn) and :data:`SHARPEN_AMOUNT` when it
+        learned from real renders only."""
+        if requested is not None:
+            if requested < 0:
+                raise ConfigError(f"sharpen must be at least 0, got {requested}")
+            return float(requested)
+        return 0.0 if self.config.synth.run is not None else SHARPEN_AMOUNT
+
+    def frame_generated(self, images: torch.Tensor, sharpen: float | None = None) -> torch.Tensor:
         """Generated views (G, 3, s, s) in [0, 1], full render frames on white -> (G, 3, S, S) framed like the training renders
-        (:func:`frame_generated`)."""
-        return frame_generated(images, self.image_size, self.config.data.crop_fraction, self.background)
+        (:func:`frame_generated`), sharpened by :meth:`sharpening` of ``sharpen``."""
+        return frame_generated(images, self.image_size, self.config.data.crop_fraction, self.background, self.sharpening(sharpen))
 
     @torch.no_grad()
     def reconstruct(self, views: torch.Tensor) -> torch.Tensor:
@@ -212,12 +238,14 @@ def run_reconstruct(
     generated: torch.Tensor | None = None,
     overwrite: bool = True,
     cutout: bool = True,
+    sharpen: float | None = None,
 ) -> ReconstructResult:
     """Reconstruct the object in ``images`` with the reconstructor ``recon`` (None: the built-in one of
     ``kind``) and write OUT.binvox/.npy/.obj/.png as one set (all or none).
 
     ``generated`` (G, 3, H, W) in [0, 1]: views synthesised elsewhere (``mvaug reconstruct --run DISENT
-    --generate K``); they are appended to the input views and go through the merger with them.
+    --generate K``); they are appended to the input views and go through the merger with them, sharpened by
+    :meth:`Reconstructor.sharpening` of ``sharpen`` (None: as the network's training asks).
     ``cutout``: cut the object out of photos whose border is not uniform (shown on OUT.png); else the whole photo is used.
     An output that is one of the images is refused; an existing one too unless ``overwrite``.
     An implausible grid (:func:`implausibility`) is written all the same, with a warning in the log and on OUT.png.
@@ -236,7 +264,7 @@ def run_reconstruct(
     prepared = reconstructor.prepare_views(images, cutout)
     views = torch.stack([image.tensor for image in prepared])
     if generated is not None and len(generated):
-        generated = reconstructor.frame_generated(generated)
+        generated = reconstructor.frame_generated(generated, sharpen)
     all_views = views if generated is None else torch.cat([views, generated])
     probabilities = reconstructor.reconstruct(all_views).numpy()
     occupancy = probabilities >= threshold

@@ -66,3 +66,25 @@ def test_chair_commands_refine_by_default_and_take_zero_for_none(tmp_path, monke
         CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), *extra])
         CliRunner().invoke(cli, ["eval-generate", "d", "--data", str(tmp_path), *extra])
         assert seen[-3:] == [("generate", steps), ("evaluate", steps), ("eval-generate", steps)]
+
+
+def test_chair_commands_pass_sharpen_on_and_face_commands_refuse_it(tmp_path, monkeypatch):
+    """--sharpen reaches evaluate and reconstruct (None without it: the reconstructor decides); faces have no such views."""
+    from mvaug.evaluate import reconstruction
+    from mvaug.multiview import synthesizer
+    from mvaug.recon import reconstruct
+
+    seen = []
+    monkeypatch.setattr(synthesizer, "generate_around", lambda *args, **kwargs: None)
+    monkeypatch.setattr(reconstruct, "run_reconstruct", lambda *args, **kwargs: seen.append(("reconstruct", args[9])))
+    monkeypatch.setattr(reconstruction, "evaluate_reconstruction", lambda *args, **kwargs: seen.append(("evaluate", args[4].sharpen)))
+    for extra, amount in (([], None), (["--sharpen", "0"], 0.0), (["--sharpen", "1.5"], 1.5)):
+        CliRunner().invoke(cli, ["reconstruct", str(tmp_path / "chair.png"), "--out", str(tmp_path / "o"), "--generate", "2", *extra])
+        CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), *extra])
+        assert seen[-2:] == [("reconstruct", amount), ("evaluate", amount)]
+    negative = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "out"), "--sharpen", "-1"])
+    assert negative.exit_code == 2 and "--sharpen" in negative.output
+    for command in (["reconstruct", "--kind", "face", str(tmp_path / "face.png"), "--out", str(tmp_path / "f")],
+                    ["evaluate", "--kind", "face", "--data", str(tmp_path), "--recon", "r", "--run", "d", "--out", str(tmp_path / "fo")]):
+        refused = CliRunner().invoke(cli, [*command, "--sharpen", "1"])
+        assert refused.exit_code != 0 and "--sharpen applies to the generated views of chairs" in refused.output

@@ -1,5 +1,6 @@
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -315,3 +316,26 @@ def test_pooling_one_report_gives_its_own_numbers(retrieval_report):
     for name, paired in summary["paired"].items():
         assert pooled["paired"][name]["mean"] == pytest.approx(paired["mean"], abs=1e-5)
         assert pooled["paired"][name]["ci95"] == pytest.approx(paired["ci95"], abs=1e-5)
+
+
+def test_generated_views_are_sharpened_as_the_reconstructors_training_asks(report, tiny_run, tiny_recon, dense_chairs, tmp_path):
+    """A reconstructor trained on real renders only gets its generated views sharpened (SHARPEN_AMOUNT, recorded in the
+    settings and the report); sharpen=0 draws them as generated, changes nothing else, and is another evaluation."""
+    from mvaug.data.shapenet import ShapeNetDataset
+    from mvaug.recon.reconstruct import SHARPEN_AMOUNT
+
+    out, summary, config = report
+    assert summary["settings"]["config"]["sharpen"] == SHARPEN_AMOUNT > 0
+    assert f"unsharp mask of amount {SHARPEN_AMOUNT:g}" in (out / "report.md").read_text()
+    with pytest.raises(DataError, match="other config"):
+        evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, out, replace(config, sharpen=0.0), device="cpu", progress=False)
+    plain_out = tmp_path / "plain"
+    plain = evaluate_reconstruction(dense_chairs, tiny_recon, tiny_run, plain_out, replace(config, sharpen=0.0), device="cpu", progress=False)
+    assert "sharpen" not in plain["settings"]["config"] and "not sharpened" in (plain_out / "report.md").read_text()
+    model = ShapeNetDataset.from_root(dense_chairs, split="test").models[0]
+    with np.load(out / "objects" / f"{model.model_id}.npz") as sharp, np.load(plain_out / "objects" / f"{model.model_id}.npz") as soft:
+        assert np.array_equal(sharp["real"], soft["real"]) and np.array_equal(sharp["input"], soft["input"])
+        edges = lambda views: np.abs(np.diff(views.astype(np.float32), axis=2)).mean()  # noqa: E731
+        assert edges(sharp["generated"]) > edges(soft["generated"])  # the same views with steeper edges
+    for condition in ("single", "gt-1", "gt-2"):
+        assert plain["mean_iou"][condition] == summary["mean_iou"][condition]

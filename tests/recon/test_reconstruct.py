@@ -1,3 +1,4 @@
+import dataclasses
 import logging
 
 import click
@@ -10,7 +11,7 @@ from pix2vox import build_pix2vox, official_state_dicts
 from mvaug.cli.main import MvaugGroup
 from mvaug.cli.recon import reconstruct
 from mvaug.data.composite import paste_object, scene_image
-from mvaug.errors import DataError
+from mvaug.errors import ConfigError, DataError
 from mvaug.io.binvox import read_binvox
 from mvaug.io.checkpoint import save_checkpoint
 from mvaug.io.images import read_image, write_png
@@ -256,3 +257,53 @@ def assert_recon_errors(image: str, folder, cases: dict[str, str]) -> None:
         assert result.exit_code == 2, (name, result.output)
         assert message in result.output and str(folder / name) in result.output, (name, result.output)
         assert len(result.output.strip().splitlines()) == 1, (name, result.output)
+
+
+def naive_unsharp(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """(H, W, 3) float in [0, 1]: image + amount * (image - Gaussian blur), edges repeated, clipped; one output pixel at a time."""
+    radius = int(4 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma**2))
+    weights /= weights.sum()
+    height, width = image.shape[:2]
+    out = np.empty_like(image)
+    for y in range(height):
+        for x in range(width):
+            rows = np.clip(y + offsets, 0, height - 1)
+            cols = np.clip(x + offsets, 0, width - 1)
+            blurred = np.einsum("ij,ijc->c", weights, image[np.ix_(rows, cols)])
+            out[y, x] = image[y, x] + amount * (image[y, x] - blurred)
+    return np.clip(out, 0.0, 1.0)
+
+
+def test_sharpened_generated_views_are_an_unsharp_mask_of_them(trained_run):
+    """frame_generated(sharpen=a) frames what a naive unsharp mask of radius SHARPEN_RADIUS makes of the views; 0 is the plain framing."""
+    from mvaug.recon.reconstruct import SHARPEN_RADIUS, frame_generated
+
+    recon = Reconstructor.from_checkpoint(trained_run)
+    generated = torch.ones(2, 3, 32, 32)
+    generated[:, :, 8:24, 10:22] = torch.linspace(0.1, 0.7, 3).view(1, 3, 1, 1)
+    generated = torch.nn.functional.avg_pool2d(generated, 5, stride=1, padding=2, count_include_pad=False)  # a soft-edged object
+    generated[1] = generated[1].flip(-1)
+    frame = lambda views, amount: frame_generated(views, recon.image_size, recon.config.data.crop_fraction, recon.background, amount)  # noqa: E731
+    by_hand = torch.stack([torch.from_numpy(naive_unsharp(v.permute(1, 2, 0).numpy().astype(np.float64), SHARPEN_RADIUS, 1.5)).permute(2, 0, 1).float()
+                           for v in generated])
+    sharpened = frame(generated, 1.5)
+    assert (sharpened - frame(by_hand, 0.0)).abs().max() <= 2 / 255 + 1e-6
+    assert (sharpened - frame(generated, 0.0)).abs().max() > 0.05  # the soft edges moved
+    with pytest.raises(ValueError, match="sharpen"):
+        frame(generated, -1.0)
+
+
+def test_sharpening_follows_how_the_reconstructor_was_trained(trained_run):
+    """Real renders only: SHARPEN_AMOUNT; trained beside generated views (synth.run): none, as it learned them; asked: as asked."""
+    from mvaug.recon.reconstruct import SHARPEN_AMOUNT
+
+    recon = Reconstructor.from_checkpoint(trained_run)
+    assert recon.config.synth.run is None and recon.sharpening() == SHARPEN_AMOUNT > 0
+    augmented = Reconstructor(recon.model, dataclasses.replace(recon.config, synth=dataclasses.replace(recon.config.synth, run="builtin:chair-disentangler")), recon.device)
+    assert augmented.sharpening() == 0.0 and augmented.sharpening(1.5) == recon.sharpening(1.5) == 1.5
+    generated = torch.rand(1, 3, 32, 32)
+    assert torch.equal(augmented.frame_generated(generated), recon.frame_generated(generated, 0.0))
+    with pytest.raises(ConfigError, match="sharpen"):
+        recon.sharpening(-0.5)
