@@ -92,7 +92,9 @@ class EvalContext:
     retrieval: object = None  # mvaug.multiview.retrieval.StyleIndex when config.retrieve_from is set
 
     @classmethod
-    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str) -> EvalContext:
+    def load(cls, recon: str | os.PathLike, run: str | os.PathLike, bank: str | os.PathLike | None, config: ReconEvalConfig, device: str,
+             reconstructor=None) -> EvalContext:
+        """``reconstructor``: ``recon`` already loaded on ``device`` (else it is loaded here)."""
         from mvaug.engine.device import resolve_device
         from mvaug.multiview.retrieval import StyleIndex
         from mvaug.multiview.synthesizer import MultiViewSynthesizer
@@ -107,7 +109,8 @@ class EvalContext:
         retrieval = None
         if config.retrieve_from is not None:
             retrieval = StyleIndex.build(config.retrieve_from, synth.model.config.data.split, views, tolerance, synth.model)
-        return cls(Reconstructor.from_checkpoint(recon, torch_device), synth, config, tolerance, views, retrieval)
+        reconstructor = reconstructor if reconstructor is not None else Reconstructor.from_checkpoint(recon, torch_device)
+        return cls(reconstructor, synth, config, tolerance, views, retrieval)
 
     def recon_inputs(self, paths: list[Path]) -> torch.Tensor:
         """Real renders as the reconstructor was trained to see them: (V, 3, S, S)."""
@@ -212,15 +215,17 @@ def evaluate_reconstruction(
 
     from mvaug.data.shapenet import ShapeNetDataset
     from mvaug.data.transforms import existing_dir
+    from mvaug.engine.device import resolve_device
     from mvaug.io.atomic import atomic_write_text
-
     from mvaug.recon.reconstruct import Reconstructor
 
     config = config or ReconEvalConfig()
     if config.retrieve_from is not None:  # absolute: another root is another evaluation
         config = replace(config, retrieve_from=str(existing_dir(config.retrieve_from, "--retrieve-from folder").resolve()))
+    reconstructor = None
     if config.sharpen is None:  # as the reconstructor's training asks: part of the settings a report resumes with
-        config = replace(config, sharpen=Reconstructor.from_checkpoint(recon, "cpu").sharpening())
+        reconstructor = Reconstructor.from_checkpoint(recon, resolve_device(device))
+        config = replace(config, sharpen=reconstructor.sharpening())
     out = Path(out)
     settings = json.loads(json.dumps({"data": str(Path(data).resolve()), "recon": describe_ref(recon), "run": describe_ref(run),
                                       "bank": describe_ref(bank), "config": _config_settings(config)}))  # tuples as JSON lists, as stored
@@ -230,7 +235,7 @@ def evaluate_reconstruction(
         raise DataError(f"the {config.split} split holds no models", data)
     cache = out / "objects"
     todo = [m for m in models if not (cache / f"{m.model_id}.json").is_file()]
-    ctx = EvalContext.load(recon, run, bank, config, device) if todo else None
+    ctx = EvalContext.load(recon, run, bank, config, device, reconstructor) if todo else None
     if ctx is not None and ctx.retrieval is not None:
         _refuse_trained_on(models, ctx.retrieval.folders, data)
     if not (out / SETTINGS).is_file():
